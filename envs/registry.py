@@ -1,0 +1,195 @@
+"""Stable environment names, their configuration keys and defaults, and :func:`make`.
+
+The registry is one table (:data:`_REGISTRY`) of name -> :class:`EnvSpec`; a new environment family
+is a new row. Every config key is checked: unknown keys are refused with the allowed keys and a
+did-you-mean suggestion, because a silently ignored typo (``horizn=10``) would run the wrong
+experiment. This module must stay free of Ray imports (RLlib registration lives in
+``envs.rllib_env``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from pettingzoo import ParallelEnv
+
+from envs.matrix.games import (
+    CANONICAL_CENTER,
+    CANONICAL_GAME_NAMES,
+    MatrixGame,
+    battle_of_sexes,
+    canonical_game,
+    ipd,
+    ipd_lola,
+    rps,
+)
+from envs.matrix.iterated import IteratedMatrixGame
+
+
+class _Required:
+    """Sentinel default of a config key that has no default and must be given."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+REQUIRED: Any = _Required()
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """One registry row.
+
+    Attributes:
+        builder: Called with every config key as a keyword argument (defaults filled in).
+        defaults: Config key -> default (:data:`REQUIRED` when the key must be given).
+        fixed: Keys other envs accept that this one fixes, with their value (for error messages).
+        description: One line naming the paper setting.
+    """
+
+    builder: Callable[..., ParallelEnv]
+    defaults: Mapping[str, Any]
+    description: str
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+
+# Keys every iterated matrix game accepts, with IteratedMatrixGame's defaults.
+_ITERATED_DEFAULTS: dict[str, Any] = {
+    "reward_offset": 0.0,
+    "reward_scale": 1.0,
+    "own_first_observation": False,
+    "render_mode": None,
+}
+
+
+def _iterated(game: MatrixGame, horizon: int, **common: Any) -> IteratedMatrixGame:
+    """Iterated env of ``game``; ``common`` holds the keys of :data:`_ITERATED_DEFAULTS`."""
+    return IteratedMatrixGame(game, horizon, **common)
+
+
+def _check_bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"Config key {key!r} must be a bool (true/false); got {value!r}")
+    return value
+
+
+def _build_ipd(horizon: int, **common: Any) -> IteratedMatrixGame:
+    return _iterated(ipd(), horizon, **common)
+
+
+def _build_ipd_lola(horizon: int, **common: Any) -> IteratedMatrixGame:
+    return _iterated(ipd_lola(), horizon, **common)
+
+
+def _build_rps(num_players: int, horizon: int, **common: Any) -> IteratedMatrixGame:
+    return _iterated(rps(num_players), horizon, **common)
+
+
+def _build_matrix_game(
+    game: str, center: bool, horizon: int, reward_offset: float, **common: Any
+) -> IteratedMatrixGame:
+    # Paper 003 trains on payoffs minus 2.5; centring adds to any user offset before scaling.
+    offset = reward_offset - CANONICAL_CENTER * _check_bool("center", center)
+    return _iterated(canonical_game(game), horizon, reward_offset=offset, **common)
+
+
+def _build_battle_of_sexes(scaled: bool, **common: Any) -> IteratedMatrixGame:
+    return _iterated(battle_of_sexes(_check_bool("scaled", scaled)), 1, **common)
+
+
+_REGISTRY: dict[str, EnvSpec] = {
+    "ipd": EnvSpec(
+        _build_ipd,
+        {"horizon": 150, **_ITERATED_DEFAULTS},
+        "Iterated Prisoner's Dilemma, Meta-MAPG payoffs (paper 001, Table 1)",
+    ),
+    "ipd_lola": EnvSpec(
+        _build_ipd_lola,
+        {"horizon": 150, **_ITERATED_DEFAULTS},
+        "Iterated Prisoner's Dilemma on the LOLA / MeVa scale (paper 004)",
+    ),
+    "rps": EnvSpec(
+        _build_rps,
+        {"num_players": 2, "horizon": 150, **_ITERATED_DEFAULTS},
+        "Iterated rock-paper-scissors, 2-4 players (paper 001, Table 2 and Fig. 4b)",
+    ),
+    "matrix_game": EnvSpec(
+        _build_matrix_game,
+        {"game": REQUIRED, "center": False, "horizon": 10, **_ITERATED_DEFAULTS},
+        f"One of the 12 canonical symmetric 2x2 games (paper 003): {list(CANONICAL_GAME_NAMES)}",
+    ),
+    "battle_of_sexes": EnvSpec(
+        _build_battle_of_sexes,
+        {"scaled": False, **_ITERATED_DEFAULTS},
+        "Single-shot Battle of the Sexes (paper 003, Appendix B)",
+        fixed={"horizon": 1},
+    ),
+}
+
+
+def env_names() -> list[str]:
+    """Every registered environment name, sorted."""
+    return sorted(_REGISTRY)
+
+
+def env_config_keys(name: str) -> dict[str, Any]:
+    """Config keys accepted by ``name`` with their defaults (:data:`REQUIRED` if none)."""
+    return dict(_spec(name).defaults)
+
+
+def env_description(name: str) -> str:
+    """One-line description of ``name`` naming the paper setting."""
+    return _spec(name).description
+
+
+def make(name: str, **env_config: Any) -> ParallelEnv:
+    """Build the PettingZoo parallel env registered as ``name`` with ``env_config``.
+
+    Raises:
+        ValueError: unknown ``name``, unknown or missing config keys, or invalid values.
+    """
+    spec = _spec(name)
+    _check_config_keys(name, spec, env_config)
+    return spec.builder(**{**spec.defaults, **env_config})
+
+
+def _spec(name: str) -> EnvSpec:
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"Unknown env {name!r}{_did_you_mean(name, _REGISTRY)}; allowed: {env_names()}"
+        )
+    return _REGISTRY[name]
+
+
+def _check_config_keys(name: str, spec: EnvSpec, env_config: Mapping[str, Any]) -> None:
+    """Refuse unknown keys (with a hint) and missing required keys."""
+    allowed = sorted(spec.defaults)
+    for key in sorted(env_config):
+        if key in spec.fixed:
+            raise ValueError(
+                f"Config key {key!r} is fixed at {spec.fixed[key]!r} for env "
+                f"{name!r}; allowed keys: {allowed}"
+            )
+        if key not in spec.defaults:
+            raise ValueError(
+                f"Unknown config key {key!r} for env {name!r}"
+                f"{_did_you_mean(key, allowed)}; allowed keys: {allowed}"
+            )
+    missing = sorted(k for k, v in spec.defaults.items() if v is REQUIRED and k not in env_config)
+    if missing:
+        raise ValueError(
+            f"Missing required config key(s) {missing} for env {name!r}; allowed keys: {allowed}"
+        )
+
+
+def _did_you_mean(word: str, candidates: Mapping[str, Any] | list[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# Read-only view for callers that want to list the table (e.g. a CLI `list` command).
+REGISTRY: Mapping[str, EnvSpec] = MappingProxyType(_REGISTRY)

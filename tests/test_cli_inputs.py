@@ -1,0 +1,150 @@
+"""The `rllib` command on bad input: exit code 2 and a message naming the bad value.
+
+None of these starts Ray: everything is validated first.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rllib_meta.cli import EXIT_BAD_INPUT, main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "experiment.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+GOOD = """\
+exp:
+  run: PPO
+  env: ipd
+  stop: {training_iteration: 1}
+  config:
+    lr: 0.001
+"""
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        (
+            GOOD.replace("lr: 0.001", "lrr: 0.001"),
+            r"experiment\.yaml:6 \(config\.lrr\): unknown config key 'lrr'\. Did you mean 'lr'",
+        ),
+        (GOOD.replace("run: PPO", "run: PPOO"), r"unknown algorithm 'PPOO'.*Did you mean 'PPO'"),
+        (GOOD.replace("env: ipd", "env: ipdd"), r"unknown environment 'ipdd'"),
+        (GOOD.replace("stop:", "stopp:"), r"experiment\.yaml:4: unknown experiment key 'stopp'"),
+        (GOOD.replace("lr: 0.001", "lr: 0.001\n    lr: 0.002"), r"duplicate key 'lr'"),
+        (GOOD.replace("lr: 0.001", "lr: [0.1"), r"experiment\.yaml:\d+:\d+: malformed YAML"),
+        (GOOD.replace("  run: PPO\n", ""), r"has no `run:`"),
+        (
+            GOOD + "    num_samples: 1\n",
+            r"experiment\.yaml:7 \(config\.num_samples\): unknown config key",
+        ),
+        (GOOD + "  num_samples: 0\n", r"num_samples must be an integer >= 1, got 0"),
+        (
+            GOOD.replace("stop: {training_iteration: 1}", "stop: {training_iteration: soon}"),
+            r"stop\.training_iteration: expected a number",
+        ),
+        (
+            GOOD + "  checkpoint_config: {checkpoint_freq: 2}\n",
+            r"unknown checkpoint_config key 'checkpoint_freq'.*checkpoint_frequency",
+        ),
+        (GOOD.replace("lr: 0.001", "env_config: {game: chess}"), r"env_config.*game"),
+        ("- a\n- b\n", r"expected a mapping of experiment names"),
+    ],
+)
+def test_bad_yaml_exits_2_naming_the_problem(tmp_path, capsys, yaml_text, expected):
+    code, _, err = run_cli(capsys, "train", "file", write(tmp_path, yaml_text))
+    assert code == EXIT_BAD_INPUT
+    assert re.search(expected, err), err
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--config", "{lr: 1}"], r"--config: invalid JSON"),
+        (["--config", '{"lrr": 1}'], r"--config \(config\.lrr\).*'lrr'"),
+        (["--stop", "[1]"], r"--stop: expected a JSON object"),
+        (["--num-samples", "0"], r"num_samples must be an integer >= 1"),
+        (["--checkpoint-freq", "-1"], r"checkpoint_frequency must be an integer >= 0"),
+        (["--ray-num-nodes", "0"], r"--ray-num-nodes must be >= 1"),
+    ],
+)
+def test_bad_flags_exit_2(tmp_path, capsys, flags, expected):
+    import re
+
+    code, _, err = run_cli(capsys, "train", "file", write(tmp_path, GOOD), *flags)
+    assert code == EXIT_BAD_INPUT
+    assert re.search(expected, err), err
+
+
+def test_train_without_file_or_algo_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--algo", "PPO"])
+    assert exit_info.value.code == 2
+    assert "--algo and --env" in capsys.readouterr().err
+
+
+def test_train_algo_env_flags_are_validated(capsys):
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "--algo",
+        "PPO",
+        "--env",
+        "rps",
+        "--config",
+        '{"env_config": {"num_players": 5}}',
+    )
+    assert code == EXIT_BAD_INPUT
+    assert "num_players" in err and "5" in err
+
+
+def test_missing_file_lists_tuned_examples(capsys):
+    code, _, err = run_cli(capsys, "train", "file", "ppo_ipdd.yaml")
+    assert code == EXIT_BAD_INPUT
+    assert "Did you mean 'ppo_ipd.yaml'" in err
+
+
+def test_evaluate_refuses_a_non_checkpoint(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "evaluate", str(tmp_path))
+    assert code == EXIT_BAD_INPUT
+    assert "not an RLlib algorithm checkpoint" in err
+    code, _, err = run_cli(capsys, "evaluate", str(tmp_path / "missing"))
+    assert code == EXIT_BAD_INPUT and "does not exist" in err
+
+
+def test_list_shows_envs_algorithms_and_tuned_examples(capsys):
+    code, out, _ = run_cli(capsys, "list")
+    assert code == 0
+    for expected in ("ipd", "ipd_lola", "rps", "matrix_game", "battle_of_sexes", "PPO"):
+        assert expected in out
+    assert "ppo_ipd.yaml" in out and "ppo-ipd: PPO on ipd" in out
+
+
+@pytest.mark.parametrize("script", ["rllib", "rllib-meta"])
+def test_console_scripts_are_installed(script):
+    executable = Path(sys.executable).parent / script
+    result = subprocess.run(
+        [str(executable), "train", "file", "does_not_exist.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert result.returncode == EXIT_BAD_INPUT, result.stderr
+    assert f"{script}: error:" in result.stderr
