@@ -1,0 +1,137 @@
+"""The Markov chain of joint policies (paper 001, Section 2 and Eq. 4).
+
+``phi_0 -> phi_1 -> ... -> phi_L``: after each batch of K trajectories, every agent takes one
+policy-gradient step (the inner loop, Eq. 4). :func:`unroll_chain` performs these updates
+functionally (parameters are dicts and tensors, never modules), so the same function serves
+
+- sampling on an EnvRunner: objectives computed on freshly sampled data, no graph kept;
+- replay on the Learner: objectives recomputed from the stored trajectories with
+  ``create_graph=True``, so the outer gradient flows through both agents' updates: the
+  own-learning and peer-learning terms of Meta-MAPG (Eq. 6).
+
+Which dependencies on ``phi_0`` survive is what distinguishes the algorithms:
+``own_learning=False`` cuts the meta-agent's adapted parameters loose from ``phi_0`` (the
+paper's "no own learning" ablation), ``peer_learning=False`` cuts the peers' (Meta-PG, which
+treats peers as an external factor, App. D.1).
+"""
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+Params = dict[str, torch.Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class LearningTerms:
+    """Which paths from ``phi_0`` to the future joint policies the outer gradient follows."""
+
+    own_learning: bool = True
+    peer_learning: bool = True
+
+    @property
+    def any(self) -> bool:
+        return self.own_learning or self.peer_learning
+
+
+NO_GRAPH = LearningTerms(own_learning=False, peer_learning=False)
+
+
+@dataclasses.dataclass
+class StepResult:
+    """What one chain step's objectives give the unrolling.
+
+    ``peer_starts`` are the parameters each peer's update starts from: the peers' current
+    parameters (default), or with opponent modeling (paper App. B, Algorithm 3 line 8) the
+    ones re-inferred from their actions in this step's trajectories.
+    """
+
+    agent_objective: torch.Tensor
+    peer_objectives: list[torch.Tensor]
+    kept: Any = None
+    peer_starts: list[torch.Tensor] | None = None
+
+
+# step_objectives(l, agent_params_l, peer_params_l) -> StepResult
+StepObjectives = Callable[[int, Params, Sequence[torch.Tensor]], StepResult]
+
+
+@dataclasses.dataclass
+class UnrolledChain:
+    """The joint policies ``phi_0..phi_L`` and what each step's objectives kept."""
+
+    agent_params: list[Params]
+    peer_params: list[list[torch.Tensor]]
+    step_outputs: list[Any]
+
+
+def _leaf(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.detach().requires_grad_(True)
+
+
+def _gradient(
+    objective: torch.Tensor, inputs: Sequence[torch.Tensor], create_graph: bool
+) -> list[torch.Tensor]:
+    """d objective / d inputs; inputs the objective does not use get a zero gradient (an
+    LSTM bias unused by a loss must not crash the update, unlike RLlib 2.60's
+    TorchDifferentiableLearner). The graph is retained: all agents' objectives share the
+    joint log-probabilities."""
+    grads = torch.autograd.grad(
+        objective, list(inputs), create_graph=create_graph, retain_graph=True, allow_unused=True
+    )
+    return [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads, strict=True)]
+
+
+def agent_inner_update(
+    params: Params, objective: torch.Tensor, learning_rate: torch.Tensor, keep_graph: bool
+) -> Params:
+    """Eq. 4 for the meta-agent: ``phi' = phi + alpha * grad objective``."""
+    names = list(params)
+    grads = _gradient(objective, [params[n] for n in names], create_graph=keep_graph)
+    updated = {n: params[n] + learning_rate * g for n, g in zip(names, grads, strict=True)}
+    return updated if keep_graph else {n: _leaf(v) for n, v in updated.items()}
+
+
+def peer_inner_update(
+    params: torch.Tensor, objective: torch.Tensor, learning_rate: float, keep_graph: bool
+) -> torch.Tensor:
+    """Eq. 4 for one peer: a gradient step on its own objective only."""
+    (grad,) = _gradient(objective, [params], create_graph=keep_graph)
+    updated = params + learning_rate * grad
+    return updated if keep_graph else _leaf(updated)
+
+
+def unroll_chain(
+    agent_params: Params,
+    peer_params: Sequence[torch.Tensor],
+    step_objectives: StepObjectives,
+    agent_learning_rates: torch.Tensor,
+    peer_learning_rate: float,
+    chain_length: int,
+    terms: LearningTerms,
+) -> UnrolledChain:
+    """Run the inner loop for ``chain_length`` joint updates (Eq. 4, Algorithm 1 lines 5-8).
+
+    ``agent_learning_rates[l]`` is the meta-agent's (learned) step size at chain step ``l``.
+    Each peer is updated with the gradient of its own objective alone. The objectives of the
+    final policies ``phi_L`` are not computed here: the caller evaluates them as it needs.
+    """
+    agents = [agent_params]
+    peers = [list(peer_params)]
+    outputs = []
+    for step in range(chain_length):
+        result = step_objectives(step, agents[-1], peers[-1])
+        outputs.append(result.kept)
+        next_agent = agent_inner_update(
+            agents[-1], result.agent_objective, agent_learning_rates[step], terms.own_learning
+        )
+        starts = peers[-1] if result.peer_starts is None else result.peer_starts
+        next_peers = [
+            peer_inner_update(params, objective, peer_learning_rate, terms.peer_learning)
+            for params, objective in zip(starts, result.peer_objectives, strict=True)
+        ]
+        agents.append(next_agent)
+        peers.append(next_peers)
+    return UnrolledChain(agent_params=agents, peer_params=peers, step_outputs=outputs)

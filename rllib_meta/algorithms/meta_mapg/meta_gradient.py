@@ -1,0 +1,164 @@
+"""The Learner's side of Meta-MAPG: replay a stored chain with ``create_graph=True`` and form
+the losses whose gradients are Eq. 6 (actor) and the value regression (critic).
+
+Design decision 4: the EnvRunner sampled the chain with the same inner updates but kept no
+graph; the replay here is deterministic given the stored trajectories, so it recomputes the
+same ``phi_1..phi_L``, now as differentiable functions of ``phi_0``.
+"""
+
+import dataclasses
+
+import torch
+
+from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
+from rllib_meta.algorithms.meta_mapg.chain import (
+    LearningTerms,
+    StepResult,
+    UnrolledChain,
+    unroll_chain,
+)
+from rllib_meta.algorithms.meta_mapg.objectives import (
+    TrajectoryBatch,
+    batch_log_probs,
+    inner_objectives,
+    outer_surrogate,
+    value_loss,
+)
+from rllib_meta.algorithms.meta_mapg.opponent_modeling import infer_tabular_logits
+from rllib_meta.core.advantages import generalized_advantages
+
+META_GRADIENTS = ("meta", "reinforce")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplaySettings:
+    """What the replay needs from the algorithm's config."""
+
+    gamma: float
+    gae_lambda: float
+    peer_learning_rate: float
+    terms: LearningTerms
+    outer_estimator: str = "dice"
+    entropy_coeff: float = 0.0
+    meta_gradient: str = "meta"  # "reinforce": policy gradient on tau_0 only (stationary view)
+    opponent_modeling: bool = False  # infer the peers' parameters from their actions
+
+
+@dataclasses.dataclass
+class ChainLosses:
+    actor_loss: torch.Tensor
+    value_loss: torch.Tensor
+    metrics: dict[str, float]
+
+
+def make_step_objectives(
+    agent: MetaAgent, batches: list[TrajectoryBatch], gamma: float, opponent_modeling: bool
+):
+    """``step_objectives`` for :func:`unroll_chain` reading stored batches.
+
+    The log-probabilities kept for the outer loss are those under the chain's peer parameters
+    (true ones, or with opponent modeling the inferred-then-updated ``phi-hat_{l}``); with
+    opponent modeling the peers' inner updates start from parameters re-inferred from their
+    actions in this batch (Algorithm 3, lines 8 and 10).
+    """
+
+    def step_objectives(step, agent_params, peer_params):
+        batch = batches[step]
+        kept = batch_log_probs(agent.policy, agent_params, list(peer_params), batch)
+        if not opponent_modeling:
+            return StepResult(*inner_objectives(kept, batch, agent.num_states, gamma), kept=kept)
+        starts = inferred_peers(batch, agent.num_states, peer_params[0].shape[-1])
+        log_probs = batch_log_probs(agent.policy, agent_params, starts, batch)
+        agent_objective, peer_objectives = inner_objectives(
+            log_probs, batch, agent.num_states, gamma
+        )
+        return StepResult(agent_objective, peer_objectives, kept=kept, peer_starts=starts)
+
+    return step_objectives
+
+
+def inferred_peers(batch: TrajectoryBatch, num_states: int, num_actions: int) -> list:
+    """Every peer's tabular parameters inferred from its actions in ``batch`` (App. B)."""
+    return [
+        infer_tabular_logits(batch.states, actions, num_states, num_actions).requires_grad_(True)
+        for actions in batch.actions[1:]
+    ]
+
+
+def unroll_stored_chain(
+    agent: MetaAgent,
+    batches: list[TrajectoryBatch],
+    peer_logits: list[torch.Tensor],
+    settings: ReplaySettings,
+) -> UnrolledChain:
+    """Recompute ``phi_1..phi_L`` of both agents from the stored trajectories, keeping the
+    graph the algorithm's learning terms ask for."""
+    if settings.meta_gradient not in META_GRADIENTS:
+        raise ValueError(
+            f"meta_gradient must be one of {META_GRADIENTS}, got {settings.meta_gradient!r}"
+        )
+    terms = settings.terms if settings.meta_gradient == "meta" else LearningTerms(False, False)
+    if settings.opponent_modeling:  # the true personas stay unknown to the meta-agent
+        num_actions = peer_logits[0].shape[-1]
+        peer_logits = inferred_peers(batches[0], agent.num_states, num_actions)
+    peers = [logits.detach().clone().requires_grad_(True) for logits in peer_logits]
+    return unroll_chain(
+        agent.policy_params(),
+        peers,
+        make_step_objectives(agent, batches, settings.gamma, settings.opponent_modeling),
+        agent.inner_learning_rates,
+        settings.peer_learning_rate,
+        len(batches) - 1,
+        terms,
+    )
+
+
+def replay_chain(
+    agent: MetaAgent,
+    batches: list[TrajectoryBatch],
+    peer_logits: list[torch.Tensor],
+    settings: ReplaySettings,
+) -> ChainLosses:
+    """Losses of one stored chain ``tau_0..tau_L`` (Algorithm 1, lines 5-10)."""
+    unrolled = unroll_stored_chain(agent, batches, peer_logits, settings)
+    last = batch_log_probs(
+        agent.policy, unrolled.agent_params[-1], unrolled.peer_params[-1], batches[-1]
+    )
+    log_probs = [*unrolled.step_outputs, last]
+    # One value-network pass over every batch of the chain (it is not adapted in the loop).
+    values = list(
+        agent.values(torch.cat([b.states for b in batches])).split(len(batches[0].states))
+    )
+    if settings.meta_gradient == "meta":
+        surrogate = outer_surrogate(
+            log_probs,
+            batches,
+            values,
+            settings.gamma,
+            settings.gae_lambda,
+            settings.outer_estimator,
+        )
+    else:
+        surrogate = reinforce_surrogate(log_probs[0], batches[0], values[0], settings)
+    entropy = log_probs[0].entropy.mean()
+    actor_loss = -(surrogate + settings.entropy_coeff * entropy)
+    critic_loss = value_loss(values, batches, settings.gamma)
+    rewards = torch.stack([batch.rewards.mean(dim=(1, 2)) for batch in batches])  # (L+1, n)
+    metrics = {
+        "surrogate": float(surrogate.detach()),
+        "entropy_first_batch": float(entropy.detach()),
+        "value_loss": float(critic_loss.detach()),
+        **{f"agent_reward_step_{s}": float(rewards[s, 0]) for s in range(len(batches))},
+    }
+    return ChainLosses(actor_loss=actor_loss, value_loss=critic_loss, metrics=metrics)
+
+
+def reinforce_surrogate(
+    log_probs, batch: TrajectoryBatch, values: torch.Tensor, settings: ReplaySettings
+) -> torch.Tensor:
+    """REINFORCE baseline (paper 001, Section 5): a policy gradient on the meta-agent's own
+    first trajectories, as if its and its peers' policies stayed fixed in the future."""
+    advantages = generalized_advantages(
+        batch.rewards[0], values.detach(), settings.gamma, settings.gae_lambda
+    )
+    return (log_probs.agent * advantages).sum(1).mean()

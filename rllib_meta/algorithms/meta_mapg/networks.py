@@ -1,0 +1,124 @@
+"""Networks of the meta-agent (paper 001, Appendix C.1) and tabular peers (Appendix E.1-E.2).
+
+The meta-agent's policy and value networks are ``Linear(obs, 64) -> ReLU -> LSTM(64) ->
+Linear(64, out)``, separate (no parameter sharing, App. C.1), with the LSTM state reset to
+zeros at the start of every trajectory. The forward pass is written out (not ``nn.LSTM``'s fused
+kernel) so that it is twice differentiable with respect to parameters given as a dict
+(``torch.func.functional_call``), which the inner loop needs (``create_graph=True``).
+
+Observations are either state indices (``(B, T)`` integers, for the one-hot observations of the
+matrix games) or feature vectors (``(B, T, D)``). For state indices the first layer applied to a
+one-hot vector is a column lookup, so the encoder and the LSTM input projection are computed
+once per state (a ``(S, 4 * hidden)`` table) and gathered: the same function, a fraction of the
+work.
+"""
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class LSTMNet(nn.Module):
+    """``Linear(obs, hidden) -> ReLU -> LSTM(hidden) -> Linear(hidden, out)``."""
+
+    def __init__(self, obs_dim: int, out_dim: int, hidden: int = 64):
+        super().__init__()
+        self.obs_dim = obs_dim
+        self.hidden = hidden
+        self.encoder = nn.Linear(obs_dim, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, batch_first=True)  # holds the weights only
+        self.head = nn.Linear(hidden, out_dim)
+
+    def input_gates(self, observations: torch.Tensor) -> torch.Tensor:
+        """The LSTM's input contribution ``W_ih relu(encoder(x)) + b``: ``(B, T, 4 * hidden)``."""
+        bias = self.lstm.bias_ih_l0 + self.lstm.bias_hh_l0
+        if observations.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8):
+            # One-hot inputs: Linear(one_hot(s)) is column s of the weight, so build the
+            # per-state table once and gather it.
+            embedded = F.relu(self.encoder.weight.t() + self.encoder.bias)
+            table = torch.addmm(bias, embedded, self.lstm.weight_ih_l0.t())
+            return table[observations.long()]
+        embedded = F.relu(self.encoder(observations))
+        return embedded @ self.lstm.weight_ih_l0.t() + bias
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        """Outputs for whole trajectories from a zero initial state: ``(B, T, out)``."""
+        gates_x = self.input_gates(observations)
+        batch = gates_x.shape[0]
+        h = gates_x.new_zeros(batch, self.hidden)
+        c = gates_x.new_zeros(batch, self.hidden)
+        weight_hh_t = self.lstm.weight_hh_l0.t()
+        outputs = []
+        # unbind, not indexing: the backward of T slices would build T full-size gradients.
+        for gates_t in gates_x.unbind(1):
+            h, c = self._cell(gates_t, h, c, weight_hh_t)
+            outputs.append(h)
+        return self.head(torch.stack(outputs, 1))
+
+    def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        zeros = self.head.weight.new_zeros(batch, self.hidden)
+        return zeros, zeros.clone()
+
+    def stepper(self, num_states: int | None = None) -> Callable:
+        """A one-step function ``(observation, state) -> (output, state)`` for sampling.
+
+        With ``num_states`` (state-index observations) the input gates of every state are
+        computed once here instead of at every step.
+        """
+        weight_hh_t = self.lstm.weight_hh_l0.t()
+        table = None if num_states is None else self.input_gates(torch.arange(num_states))
+
+        def step(observation: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
+            if table is not None:
+                gates_x = table[observation.long()]
+            else:
+                gates_x = self.input_gates(observation.unsqueeze(1)).squeeze(1)
+            h, c = self._cell(gates_x, *state, weight_hh_t)
+            return self.head(h), (h, c)
+
+        return step
+
+    def _cell(
+        self, gates_x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, weight_hh_t: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # PyTorch's gate order: input, forget, cell, output. chunk (one backward node) rather
+        # than slices (one zero-filled full-size gradient each).
+        gate_i, gate_f, gate_g, gate_o = torch.addmm(gates_x, h, weight_hh_t).chunk(4, 1)
+        c = torch.sigmoid(gate_f) * c + torch.sigmoid(gate_i) * torch.tanh(gate_g)
+        h = torch.sigmoid(gate_o) * torch.tanh(c)
+        return h, c
+
+
+class TabularPolicy(nn.Module):
+    """A memory-one tabular softmax policy: ``logits[state]`` (the matrix games' peers, and a
+    meta-agent whose exact values ``envs.matrix.exact`` can compute)."""
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.logits = nn.Parameter(logits.clone())
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return self.logits[states.long()]
+
+    def initial_state(self, batch: int) -> None:
+        return None
+
+    def stepper(self, num_states: int | None = None) -> Callable:
+        return lambda states, state: (self(states), None)
+
+
+def tabular_log_probs(
+    logits: torch.Tensor, states: torch.Tensor, actions: torch.Tensor
+) -> torch.Tensor:
+    """Log-probabilities of tabular softmax policies (the peers, paper App. E.1).
+
+    ``logits`` (P, S, A) for P peers, ``states`` (..., T) shared state indices, ``actions``
+    (P, ..., T): returns (P, ..., T).
+    """
+    log_pi = torch.log_softmax(logits, -1)  # (P, S, A)
+    flat_states = states.reshape(-1)
+    per_state = log_pi[:, flat_states]  # (P, N, A)
+    chosen = per_state.gather(-1, actions.reshape(actions.shape[0], -1, 1)).squeeze(-1)
+    return chosen.reshape(actions.shape)

@@ -1,0 +1,165 @@
+"""Inner-loop and outer-loop objectives of Meta-MAPG on sampled trajectories.
+
+Inner loop (Eq. 4, App. C.2): every agent ascends a DiCE objective (Foerster et al. 2018) of its
+own rewards with the linear feature baseline (Duan et al. 2016) refit on the batch. The magic
+box holds the JOINT log-probabilities of all agents: the value of each update is an ordinary
+policy gradient, and its derivative with respect to ``phi_0`` carries the dependence of the
+data on every agent's parameters. That is how a peer's update depends on the meta-agent's
+parameters (the peer-learning term); Meta-PG cuts that path by detaching the peers' updates
+(``chain.LearningTerms``), which is why the same joint objective serves every variant.
+
+Outer loop (Eq. 6, Theorem 1). ``phi_{l+1}`` of both agents are differentiable functions of
+``phi_0`` through the DiCE updates above, so the score of ``tau_{l+1}`` under them, weighted by
+the meta-agent's GAE advantages (learned value network), has as gradient the own-learning and
+peer-learning terms of Eq. 6; the dependence of the earlier data ``tau_0..tau_l`` on ``phi_0``
+(the current-policy term) enters through DiCE's second-order terms: differentiating a DiCE
+gradient gives E[grad^2 log p R + grad log p grad log p^T R], the derivative of the EXPECTED
+inner update, which is the inner loop of Eq. 4 as written. Three estimators
+(``outer_estimator``):
+
+- ``"dice"`` (default): the above. It is unbiased for the gradient of the meta-value with the
+  expected inner updates of Eq. 4 (up to the O(1/K) bias of the batch-fitted baselines); the
+  tests check it against the exact gradient computed with ``envs.matrix.exact``.
+- ``"theorem"``: additionally adds Eq. 6's current-policy and earlier-batch scores explicitly:
+  each earlier batch's whole log-likelihood times the mean baselined return of
+  ``tau_{l+1}``. With DiCE inner updates this counts the effect of ``tau_0`` on ``phi_1``
+  twice to first order in the inner learning rate (once here, once in DiCE's second-order
+  term) and its variance grows with K * H; kept to compare.
+- ``"reference"``: the pairing of the authors' code (reference.md section 2): trajectory k of
+  every batch paired with trajectory k of ``tau_{l+1}``, time step by time step, with GAE
+  advantages: a lower-variance heuristic with the same double count.
+"""
+
+import dataclasses
+
+import torch
+from torch.func import functional_call
+from torch.nn import functional as F
+
+from rllib_meta.algorithms.meta_mapg.networks import tabular_log_probs
+from rllib_meta.core.advantages import discounted_returns, generalized_advantages
+from rllib_meta.core.baselines import linear_feature_baseline
+from rllib_meta.core.dice import dice_objective
+
+OUTER_ESTIMATORS = ("dice", "reference", "theorem")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrajectoryBatch:
+    """The K trajectories of one chain step, all players on the same state sequence.
+
+    ``states`` (K, H) is the state each action was taken in (canonical index, player 0 most
+    significant: the meta-agent is player 0); ``actions`` (n, K, H); ``rewards`` (n, K, H).
+    """
+
+    states: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+
+
+@dataclasses.dataclass
+class StepLogProbs:
+    """Log-probabilities of one batch under the joint policy of its chain step."""
+
+    agent: torch.Tensor  # (K, H) meta-agent
+    peers: list[torch.Tensor]  # n - 1 tensors (K, H)
+    entropy: torch.Tensor  # (K, H) meta-agent's policy entropy
+
+    @property
+    def joint(self) -> torch.Tensor:
+        return self.agent + sum(self.peers)
+
+
+def categorical_log_probs(
+    logits: torch.Tensor, actions: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log pi(a | h)`` of the taken actions and the policy entropy, both (K, H)."""
+    log_pi = torch.log_softmax(logits, -1)
+    taken = log_pi.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+    return taken, -(log_pi.exp() * log_pi).sum(-1)
+
+
+def batch_log_probs(
+    policy: torch.nn.Module,
+    agent_params: dict[str, torch.Tensor],
+    peer_logits: list[torch.Tensor],
+    batch: TrajectoryBatch,
+) -> StepLogProbs:
+    """Every agent's log-probabilities of its actions in ``batch``."""
+    logits = functional_call(policy, agent_params, (batch.states,))
+    agent, entropy = categorical_log_probs(logits, batch.actions[0])
+    peers = [
+        tabular_log_probs(logit.unsqueeze(0), batch.states, batch.actions[i + 1].unsqueeze(0))[0]
+        for i, logit in enumerate(peer_logits)
+    ]
+    return StepLogProbs(agent=agent, peers=peers, entropy=entropy)
+
+
+def state_features(states: torch.Tensor, num_states: int, dtype: torch.dtype) -> torch.Tensor:
+    """One-hot observations (K, H, S): the linear baseline's input for the matrix games."""
+    return F.one_hot(states.long(), num_states).to(dtype)
+
+
+def inner_objectives(
+    log_probs: StepLogProbs, batch: TrajectoryBatch, num_states: int, gamma: float
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Each agent's inner-loop DiCE objective (Eq. 4) with its linear feature baseline."""
+    joint = log_probs.joint
+    features = state_features(batch.states, num_states, batch.rewards.dtype)
+    objectives = []
+    for rewards in batch.rewards:
+        baseline = linear_feature_baseline(features, discounted_returns(rewards, gamma))
+        objectives.append(dice_objective(joint, rewards, gamma, baseline=baseline))
+    return objectives[0], objectives[1:]
+
+
+def outer_surrogate(
+    log_probs: list[StepLogProbs],
+    batches: list[TrajectoryBatch],
+    values: list[torch.Tensor],
+    gamma: float,
+    gae_lambda: float,
+    estimator: str = "dice",
+) -> torch.Tensor:
+    """The Meta-MAPG surrogate whose gradient w.r.t. ``phi_0`` is Eq. 6, averaged over the
+    chain steps ``l + 1 = 1..L`` (Algorithm 1, line 10).
+
+    ``log_probs[l]`` must come from the unrolled chain (so their dependence on ``phi_0`` is
+    exactly the one the algorithm keeps); ``values[l]`` (K, H) are the value network's
+    predictions on batch ``l`` (treated as constants here).
+    """
+    if estimator not in OUTER_ESTIMATORS:
+        raise ValueError(f"outer_estimator must be one of {OUTER_ESTIMATORS}, got {estimator!r}")
+    # gamma^t: the policy gradient of the return discounted from s_0 (Eq. 1), which
+    # implementations often drop; without it the estimate is biased for that objective.
+    horizon = log_probs[0].agent.shape[-1]
+    discounts = gamma ** torch.arange(horizon, dtype=log_probs[0].agent.dtype)
+    scores = [lp.joint * discounts for lp in log_probs]  # detached paths add nothing
+    total = scores[0].new_zeros(())
+    earlier_batches = scores[0].new_zeros(())  # theorem: sum of whole-batch log-likelihoods
+    earlier_paired = torch.zeros_like(scores[0])  # reference: per trajectory and time step
+    for step in range(1, len(batches)):
+        earlier_batches = earlier_batches + log_probs[step - 1].joint.sum()
+        earlier_paired = earlier_paired + log_probs[step - 1].joint
+        rewards = batches[step].rewards[0]
+        baseline = values[step].detach()
+        advantages = generalized_advantages(rewards, baseline, gamma, gae_lambda)
+        current = (scores[step] * advantages).sum(1).mean()
+        if estimator == "dice":
+            total = total + current
+        elif estimator == "theorem":
+            returns = discounted_returns(rewards, gamma)[:, 0]
+            total = total + current + earlier_batches * (returns - baseline[:, 0]).mean()
+        else:
+            paired = earlier_paired + log_probs[step].joint  # undiscounted, as in that code
+            total = total + (paired * advantages).sum(1).mean()
+    return total / max(1, len(batches) - 1)
+
+
+def value_loss(values: list[torch.Tensor], batches: list[TrajectoryBatch], gamma: float):
+    """Mean squared error of the value network against Monte-Carlo returns, every batch."""
+    losses = [
+        (value - discounted_returns(batch.rewards[0], gamma)).pow(2).mean()
+        for value, batch in zip(values, batches, strict=True)
+    ]
+    return torch.stack(losses).mean()

@@ -1,0 +1,120 @@
+"""Sampling a Markov chain of joint policies (Algorithm 1 lines 5-8; Algorithm 2).
+
+A chain step's K trajectories are one batch of the batched matrix-game core: every time step
+is one LSTM step for all K trajectories and one tensor step of the K games, never K Python
+loops. The inner updates between batches are :func:`chain.unroll_chain` with no graph: the
+very function the Learner replays with ``create_graph=True``.
+"""
+
+import copy
+import dataclasses
+
+import torch
+
+from envs.matrix.batched import BatchedIteratedMatrixGame
+from rllib_meta.algorithms.meta_mapg.chain import NO_GRAPH, StepResult, unroll_chain
+from rllib_meta.algorithms.meta_mapg.objectives import (
+    TrajectoryBatch,
+    batch_log_probs,
+    inner_objectives,
+)
+
+
+def _sample_categorical(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One draw per row of ``probs`` (..., A) by inverting the CDF: a single tensor op."""
+    uniform = torch.rand((*probs.shape[:-1], 1), generator=generator, dtype=probs.dtype)
+    cdf = probs.cumsum(-1)
+    return (cdf < uniform).sum(-1).clamp_(max=probs.shape[-1] - 1)
+
+
+@torch.no_grad()
+def sample_trajectories(
+    policy: torch.nn.Module,
+    peer_logits: list[torch.Tensor],
+    game: BatchedIteratedMatrixGame,
+    generator: torch.Generator,
+) -> TrajectoryBatch:
+    """K = ``game.batch_size`` trajectories of the meta-agent (player 0, ``policy`` with a
+    ``stepper``) against tabular peers (players 1..n-1)."""
+    observed = game.reset()
+    step_policy = policy.stepper(game.num_states)
+    lstm_state = policy.initial_state(game.batch_size)
+    peer_probs = torch.stack([torch.softmax(logits, -1) for logits in peer_logits])  # (P, S, A)
+    states, actions, rewards = [], [], []
+    for _ in range(game.horizon):
+        state = observed[:, 0]  # canonical joint state, as every player sees it
+        logits, lstm_state = step_policy(state, lstm_state)
+        probs = torch.cat([torch.softmax(logits, -1).unsqueeze(0), peer_probs[:, state]])
+        joint_action = _sample_categorical(probs, generator)  # (n, K)
+        observed, reward, _ = game.step(joint_action.t().contiguous())
+        states.append(state)
+        actions.append(joint_action)
+        rewards.append(reward.t())
+    return TrajectoryBatch(
+        states=torch.stack(states, 1),
+        actions=torch.stack(actions, -1),
+        rewards=torch.stack(rewards, -1),
+    )
+
+
+def _fresh_leaf(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.detach().clone().requires_grad_(True)
+
+
+def _load(policy: torch.nn.Module, params: dict[str, torch.Tensor]) -> torch.nn.Module:
+    with torch.no_grad():
+        for name, parameter in policy.named_parameters():
+            parameter.copy_(params[name])
+    return policy
+
+
+@dataclasses.dataclass
+class ChainSample:
+    """A sampled chain: the batches ``tau_0..tau_L`` and the joint policies that drew them."""
+
+    batches: list[TrajectoryBatch]
+    agent_params: list[dict[str, torch.Tensor]]  # phi^i_0..phi^i_L (detached)
+    peer_logits: list[list[torch.Tensor]]  # phi^{-i}_0..phi^{-i}_L (detached)
+
+
+def sample_chain(
+    agent,
+    peer_logits: list[torch.Tensor],
+    game: BatchedIteratedMatrixGame,
+    chain_length: int,
+    gamma: float,
+    peer_learning_rate: float,
+    generator: torch.Generator,
+) -> ChainSample:
+    """Play one chain ``tau_0..tau_L`` from the agent's ``phi_0`` and the peers' personas."""
+    sampler = _load(copy.deepcopy(agent.policy), agent.policy_params())
+    batches: list[TrajectoryBatch] = []
+
+    def step_objectives(step, agent_params, peer_params):
+        batch = sample_trajectories(
+            _load(sampler, agent_params), list(peer_params), game, generator
+        )
+        batches.append(batch)
+        log_probs = batch_log_probs(agent.policy, agent_params, list(peer_params), batch)
+        return StepResult(*inner_objectives(log_probs, batch, agent.num_states, gamma))
+
+    start = {
+        name: p.detach().clone().requires_grad_(True) for name, p in agent.policy_params().items()
+    }
+    peers = [logits.detach().clone().requires_grad_(True) for logits in peer_logits]
+    unrolled = unroll_chain(
+        start,
+        peers,
+        step_objectives,
+        agent.inner_learning_rates.detach(),
+        peer_learning_rate,
+        chain_length,
+        NO_GRAPH,
+    )
+    final_policy = _load(sampler, unrolled.agent_params[-1])
+    batches.append(sample_trajectories(final_policy, unrolled.peer_params[-1], game, generator))
+    return ChainSample(
+        batches=batches,
+        agent_params=[{n: p.detach() for n, p in step.items()} for step in unrolled.agent_params],
+        peer_logits=[[p.detach() for p in step] for step in unrolled.peer_params],
+    )
