@@ -180,6 +180,8 @@ def _default_to_shared_module(config: Any) -> None:
     import envs
     from rllib_meta.multi_agent import SHARED_MODULE_ID, shared_module
 
+    if config.env_runner_cls is not None:  # the algorithm samples its own way (Meta-MAPG)
+        return
     if isinstance(config.env, str) and config.env in envs.env_names() and not config.is_multi_agent:
         config.multi_agent(policies={SHARED_MODULE_ID}, policy_mapping_fn=shared_module)
 

@@ -35,6 +35,18 @@ def progress_line(trial_id: str, result: Mapping) -> str:
     per_agent = _lookup(result, "env_runners/agent_episode_returns_mean")
     if isinstance(per_agent, Mapping) and per_agent:
         parts.append(" ".join(f"{agent} {value:.3f}" for agent, value in sorted(per_agent.items())))
+    meta = result.get("meta_learner")
+    if isinstance(meta, Mapping):  # Meta-MAPG family: reward per step at phi_0 and phi_L
+        prefix = "agent_reward_step_"
+        step_keys = sorted(
+            (k for k in meta if k.startswith(prefix)), key=lambda k: int(k[len(prefix) :])
+        )
+        if step_keys:
+            first, last = meta[step_keys[0]], meta[step_keys[-1]]
+            parts.append(f"agent reward/step phi_0 {first:.3f} phi_L {last:.3f}")
+    validation_auc = _lookup(result, "validation/auc")
+    if isinstance(validation_auc, int | float):
+        parts.append(f"validation AUC {validation_auc:.3f}")
     total_time = result.get("time_total_s")
     if isinstance(total_time, int | float):
         parts.append(f"{total_time:.1f}s")

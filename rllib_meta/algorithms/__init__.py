@@ -5,4 +5,10 @@ subclass. Issues that add an algorithm add a row here; :mod:`rllib_meta.registry
 every row with Ray Tune.
 """
 
-ALGORITHMS: dict[str, str] = {}
+_META_MAPG = "rllib_meta.algorithms.meta_mapg.algorithm"
+
+ALGORITHMS: dict[str, str] = {
+    "MetaMAPG": f"{_META_MAPG}:MetaMAPG",
+    "MetaPG": f"{_META_MAPG}:MetaPG",
+    "REINFORCE": f"{_META_MAPG}:REINFORCE",
+}

@@ -1,0 +1,157 @@
+"""``MetaMAPG``, ``MetaPG`` and ``REINFORCE`` as RLlib Algorithms (paper 001, Algorithms 1-2).
+
+One training iteration: EnvRunners sample ``chains_per_iteration`` Markov chains against
+training personas (no graph), the Learner replays them with ``create_graph=True`` and takes
+one meta-gradient step, and the new ``phi_0`` goes back to the EnvRunners. Every
+``validation_interval`` iterations the meta-agent is meta-tested on the validation personas
+(model selection, App. D); ``rllib evaluate`` meta-tests checkpoints on the test personas.
+"""
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+from rllib_meta.algorithms.meta_mapg.config import MetaMAPGConfig
+from rllib_meta.evaluation.meta_test import MetaTestResult, auc
+
+VALIDATION = "validation"
+
+
+class MetaMAPG(Algorithm):
+    """Meta-MAPG (Eq. 6): own-learning and peer-learning terms through both agents' inner
+    updates. ``MetaPG``, ``REINFORCE`` and the ablations are configurations of it."""
+
+    _best_validation_auc = -math.inf
+    _last_validation: dict | None = None
+
+    @classmethod
+    def get_default_config(cls) -> MetaMAPGConfig:
+        return MetaMAPGConfig(algo_class=cls)
+
+    # -- training --------------------------------------------------------------------------
+
+    def training_step(self) -> None:
+        records = self._sample_training_chains()
+        (result,) = self.learner_group.foreach_learner(
+            lambda learner, chains=records: learner.update_from_chains(chains)
+        )
+        self.env_runner_group.sync_weights(
+            from_worker_or_learner_group=self.learner_group, inference_only=False
+        )
+        self._log_learner_results(result.get())
+        steps = len(records) * self.env_runner.env_steps_per_chain
+        self.metrics.log_value(
+            (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), steps, reduce="lifetime_sum"
+        )
+        interval = self.config.validation_interval
+        if interval and self.iteration % interval == 0:
+            self._last_validation = self._validate()
+        if self._last_validation is not None:
+            for key, value in self._last_validation.items():
+                self.metrics.log_value((VALIDATION, key), value, reduce="mean", window=1)
+
+    def _sample_training_chains(self) -> list[dict]:
+        total = self.config.chains_per_iteration
+        split = self.config.train_split
+        if self.env_runner_group.num_remote_env_runners() == 0:
+            return self.env_runner.sample_chains(total, split)
+        runners = self.env_runner_group.num_remote_env_runners()
+        shares = [total // runners + (i < total % runners) for i in range(runners)]
+        per_runner = self.env_runner_group.foreach_env_runner(
+            lambda runner, shares=shares: runner.sample_chains(
+                shares[runner.worker_index - 1], split
+            ),
+            local_env_runner=False,
+        )
+        return [record for records in per_runner for record in records]
+
+    def _log_learner_results(self, results: dict) -> None:
+        rates = results.pop("inner_learning_rates")
+        for key, value in results.items():
+            self.metrics.log_value(("meta_learner", key), value, reduce="mean", window=1)
+        for step, rate in enumerate(rates):
+            self.metrics.log_value(
+                ("meta_learner", f"inner_learning_rate_{step}"), rate, reduce="mean", window=1
+            )
+
+    def _validate(self) -> dict[str, float]:
+        """Meta-validation (Algorithm 2 on the validation personas)."""
+        result = self.env_runner.meta_test(
+            self.config.validation_split, self.config.validation_chains
+        )
+        curve = result["rewards"][:, :, 0].mean(0)  # meta-agent, per joint policy
+        score = float(auc(curve))
+        self._best_validation_auc = max(self._best_validation_auc, score)
+        metrics = {f"agent_reward_step_{step}": float(v) for step, v in enumerate(curve)}
+        return {**metrics, "auc": score, "best_auc": self._best_validation_auc}
+
+    # -- meta-testing (rllib evaluate) -----------------------------------------------------
+
+    def meta_test(self, split: str = "test") -> dict[str, np.ndarray]:
+        """Algorithm 2 on ``split`` with the current ``phi_0``: see ``MetaMAPGEnvRunner``."""
+        return self.env_runner.meta_test(split)
+
+    @classmethod
+    def evaluate_checkpoints(cls, paths: list[Path], args: argparse.Namespace) -> int:
+        """``rllib evaluate``: meta-test every checkpoint (one per seed) on the test personas,
+        print the table (mean and 95% CI across checkpoints) and write the plots."""
+        from rllib_meta.evaluation.checkpoints import load_checkpoint_info
+        from rllib_meta.evaluation.meta_test import format_table, write_meta_test_report
+
+        split = getattr(args, "split", None) or "test"
+        results = []
+        for path in paths:
+            info = load_checkpoint_info(path)
+            config = info.config.copy(copy_frozen=False)
+            config.env_runners(num_env_runners=0)
+            config.learners(num_learners=0)
+            if args.seed is not None:
+                config.debugging(seed=args.seed)
+            algorithm = info.algorithm_class.from_checkpoint(str(info.path), config=config)
+            try:
+                raw = algorithm.meta_test(split)
+                population = algorithm.env_runner.population
+                game = algorithm.env_runner.env
+                results.append(
+                    MetaTestResult(
+                        label=str(info.path),
+                        algorithm=info.algorithm_class.__name__,
+                        game=game.game.name,
+                        rewards=raw["rewards"],
+                        action_probs=raw["action_probs"],
+                        persona_kinds=raw["persona_kinds"],
+                        kind_names=tuple(population.kind_names),
+                        action_names=tuple(game.game.action_names),
+                    )
+                )
+            finally:
+                algorithm.stop()
+        print(format_table(results))
+        output_dir = Path(args.output_dir or "meta_test_results")
+        for path in write_meta_test_report({results[0].algorithm: results}, output_dir):
+            print(f"wrote {path}")
+        return 0
+
+
+class MetaPG(MetaMAPG):
+    """Meta-PG (Al-Shedivat et al. 2018, as improved in paper 001 App. D.1): Meta-MAPG
+    without the peer-learning term."""
+
+    @classmethod
+    def get_default_config(cls) -> MetaMAPGConfig:
+        return MetaMAPGConfig(algo_class=cls).training(peer_learning=False)
+
+
+class REINFORCE(MetaMAPG):
+    """REINFORCE baseline (paper 001, Section 5): a plain policy-gradient meta-agent that
+    models neither its own nor its peers' learning."""
+
+    @classmethod
+    def get_default_config(cls) -> MetaMAPGConfig:
+        return MetaMAPGConfig(algo_class=cls).training(
+            meta_gradient="reinforce", own_learning=False, peer_learning=False
+        )

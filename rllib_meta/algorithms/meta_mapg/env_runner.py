@@ -1,0 +1,188 @@
+"""``MetaMAPGEnvRunner``: samples whole Markov chains of joint policies (design decision 4).
+
+Per chain: draw peer personas from a split of the population, play K trajectories per chain
+step on the batched matrix-game core, apply both agents' inner updates without a graph, and
+return the trajectories (as numpy arrays) for the Learner to replay with ``create_graph``.
+Meta-validation and meta-testing (Algorithm 2) play chains the same way on other splits and
+return per-step rewards and action frequencies instead.
+"""
+
+import os
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import ray
+import torch
+from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
+from ray.rllib.env import INPUT_ENV_SPACES
+from ray.rllib.env.env_runner import EnvRunner
+from ray.rllib.utils.checkpoints import Checkpointable
+
+import envs
+from envs.matrix.batched import BatchedIteratedMatrixGame
+from rllib_meta.algorithms.meta_mapg.objectives import TrajectoryBatch
+from rllib_meta.algorithms.meta_mapg.rl_module import unwrap_agent
+from rllib_meta.algorithms.meta_mapg.sampling import ChainSample, sample_chain
+from rllib_meta.core.personas import PersonaPopulation, population_for_game
+
+RNG_STATE = "rng_state"
+
+
+def chain_record(chain: ChainSample, personas: np.ndarray) -> dict[str, np.ndarray]:
+    """A sampled chain as compact numpy arrays (what travels to the Learner)."""
+    return {
+        "states": np.stack([b.states.numpy() for b in chain.batches]).astype(np.int16),
+        "actions": np.stack([b.actions.numpy() for b in chain.batches]).astype(np.int8),
+        "rewards": np.stack([b.rewards.numpy() for b in chain.batches]).astype(np.float32),
+        "peer_logits": np.stack([p.numpy() for p in chain.peer_logits[0]]),
+        "personas": personas,
+    }
+
+
+def batches_from_record(record: dict[str, np.ndarray]) -> list[TrajectoryBatch]:
+    """The inverse of :func:`chain_record` for the trajectories."""
+    return [
+        TrajectoryBatch(
+            states=torch.from_numpy(states.astype(np.int64)),
+            actions=torch.from_numpy(actions.astype(np.int64)),
+            rewards=torch.tensor(rewards),
+        )
+        for states, actions, rewards in zip(
+            record["states"], record["actions"], record["rewards"], strict=True
+        )
+    ]
+
+
+class MetaMAPGEnvRunner(EnvRunner, Checkpointable):
+    """Chain sampler for the iterated matrix games (``ipd``, ``rps`` with 2-4 players)."""
+
+    def __init__(self, *, config, **kwargs):
+        super().__init__(config=config, **kwargs)
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+        self.env = envs.make(config.env, **dict(config.env_config))
+        self.game = BatchedIteratedMatrixGame(
+            self.env.game,
+            self.env.horizon,
+            config.trajectories_per_step,
+            reward_offset=self.env.reward_offset,
+            reward_scale=self.env.reward_scale,
+        )
+        self.population: PersonaPopulation = population_for_game(self.env.game.name)
+        spec = config.get_rl_module_spec(spaces=self.get_spaces(), inference_only=False)
+        self.module = spec.build()
+        seed = self._seed if self._seed is not None else int(np.random.SeedSequence().entropy)
+        self.rng = np.random.default_rng(seed)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @property
+    def agent(self):
+        return unwrap_agent(self.module)
+
+    # -- sampling --------------------------------------------------------------------------
+
+    def _play(self, personas: np.ndarray) -> ChainSample:
+        peers = [torch.from_numpy(logits) for logits in self.population.logits(personas)]
+        return sample_chain(
+            self.agent,
+            peers,
+            self.game,
+            self.config.chain_length,
+            self.config.gamma,
+            self.config.peer_learning_rate,
+            self.generator,
+        )
+
+    def _draw_personas(self, split: str) -> np.ndarray:
+        num_peers = self.game.num_players - 1
+        return self.rng.choice(self.population.indices(split), size=num_peers, replace=True)
+
+    def sample_chains(self, num_chains: int, split: str = "train") -> list[dict[str, Any]]:
+        """Meta-training data (Algorithm 1, lines 3-8): ``num_chains`` chains, each against
+        peers drawn uniformly from ``split``."""
+        records = []
+        for _ in range(num_chains):
+            personas = self._draw_personas(split)
+            records.append(chain_record(self._play(personas), personas))
+        self.num_env_steps_sampled_lifetime += num_chains * self.env_steps_per_chain
+        return records
+
+    @property
+    def env_steps_per_chain(self) -> int:
+        return (self.config.chain_length + 1) * self.game.batch_size * self.game.horizon
+
+    def meta_test(self, split: str, num_chains: int = 0) -> dict[str, np.ndarray]:
+        """Algorithm 2 on ``split``: one chain per persona of the split (or ``num_chains``
+        random ones); per chain step, every player's mean reward per time step and mean
+        action frequencies. The first peer's persona decides the chain's persona kind."""
+        indices = self.population.indices(split)
+        if num_chains:
+            indices = self.rng.choice(indices, size=num_chains, replace=True)
+        rewards, action_probs, kinds = [], [], []
+        num_actions = self.game.num_actions
+        for first in indices:
+            others = self._draw_personas(split)[1:]
+            personas = np.concatenate([[first], others]).astype(np.int64)
+            chain = self._play(personas)
+            rewards.append(np.stack([b.rewards.mean(dim=(1, 2)).numpy() for b in chain.batches]))
+            action_probs.append(
+                np.stack(
+                    [
+                        torch.nn.functional.one_hot(b.actions, num_actions)
+                        .float()
+                        .mean(dim=(1, 2))
+                        .numpy()
+                        for b in chain.batches
+                    ]
+                )
+            )
+            kinds.append(self.population.kinds[first])
+        return {
+            "rewards": np.stack(rewards),  # (P, L+1, n)
+            "action_probs": np.stack(action_probs),  # (P, L+1, n, A)
+            "persona_kinds": np.asarray(kinds),
+        }
+
+    def sample(self, **kwargs) -> list[dict[str, Any]]:
+        """RLlib's generic entry point: one iteration's share of training chains."""
+        return self.sample_chains(self.config.chains_per_iteration, self.config.train_split)
+
+    # -- RLlib plumbing --------------------------------------------------------------------
+
+    def get_spaces(self) -> dict[str, tuple[gym.Space, gym.Space]]:
+        spaces = (self.env.observation_space("player_0"), self.env.action_space("player_0"))
+        return {INPUT_ENV_SPACES: spaces, DEFAULT_MODULE_ID: spaces}
+
+    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict[str, Any]:
+        return {
+            COMPONENT_RL_MODULE: {DEFAULT_MODULE_ID: self.module.get_state()},
+            RNG_STATE: {
+                "numpy": self.rng.bit_generator.state,
+                "torch": self.generator.get_state().numpy(),
+            },
+            "num_env_steps_sampled_lifetime": self.num_env_steps_sampled_lifetime,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        module_states = state.get(COMPONENT_RL_MODULE, {})
+        if isinstance(module_states, ray.ObjectRef):  # how RLlib broadcasts weights
+            module_states = ray.get(module_states)
+        if DEFAULT_MODULE_ID in module_states:
+            self.module.set_state(module_states[DEFAULT_MODULE_ID])
+        if RNG_STATE in state:
+            self.rng.bit_generator.state = state[RNG_STATE]["numpy"]
+            self.generator.set_state(torch.from_numpy(np.asarray(state[RNG_STATE]["torch"])))
+        if "num_env_steps_sampled_lifetime" in state:
+            self.num_env_steps_sampled_lifetime = state["num_env_steps_sampled_lifetime"]
+
+    def get_metrics(self) -> dict:
+        return {}
+
+    def get_ctor_args_and_kwargs(self):
+        return ((), {"config": self.config})
+
+    def assert_healthy(self):
+        assert self.env is not None and self.module is not None
+
+    def stop(self) -> None:
+        self.env.close()

@@ -1,0 +1,118 @@
+"""``MetaMAPGLearner``: the meta-gradient step (Algorithm 1, line 10) on RLlib's TorchLearner.
+
+RLlib 2.60's ``TorchDifferentiableLearner`` maps gradients to the wrong module when several
+modules are updated and crashes on parameters the inner loss does not use; here the inner
+loop is the functional replay of ``meta_gradient.py`` (both agents' updates inside one
+module's graph, unused parameters given zero gradients), and only RLlib's optimizer
+registration, state and checkpointing are reused.
+
+Per update: replay every chain of the meta-batch, take each chain's actor gradient, combine
+them with PCGrad (Yu et al. 2020; paper App. C.2: conflicting gradients between peers of
+different personas), clip each optimizer's gradient to ``grad_clip`` in global norm, and
+step AMSGrad for the actor (policy and inner learning rates) and the critic.
+"""
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+
+from rllib_meta.algorithms.meta_mapg.chain import LearningTerms
+from rllib_meta.algorithms.meta_mapg.env_runner import batches_from_record
+from rllib_meta.algorithms.meta_mapg.meta_gradient import ReplaySettings, replay_chain
+from rllib_meta.algorithms.meta_mapg.rl_module import unwrap_agent
+from rllib_meta.core.pcgrad import flatten_gradients, pcgrad, unflatten_like
+
+ACTOR, CRITIC = "actor", "critic"
+
+
+def clip_by_global_norm(vector: torch.Tensor, max_norm: float | None) -> torch.Tensor:
+    norm = vector.norm()
+    if max_norm is None or norm <= max_norm:
+        return vector
+    return vector * (max_norm / norm)
+
+
+class MetaMAPGLearner(TorchLearner):
+    def build(self) -> None:
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+        super().build()
+
+    @property
+    def agent(self):
+        return unwrap_agent(self.module[DEFAULT_MODULE_ID])
+
+    def actor_parameters(self) -> list[torch.nn.Parameter]:
+        agent = self.agent
+        learned_rates = (
+            [agent.inner_learning_rates] if self.config.learn_inner_learning_rates else []
+        )
+        return [*agent.policy.parameters(), *learned_rates]
+
+    def critic_parameters(self) -> list[torch.nn.Parameter]:
+        return list(self.agent.value.parameters())
+
+    def configure_optimizers_for_module(self, module_id, config=None) -> None:
+        for name, params, lr in (
+            (ACTOR, self.actor_parameters(), config.actor_lr),
+            (CRITIC, self.critic_parameters(), config.critic_lr),
+        ):
+            optimizer = torch.optim.Adam(params, lr=lr, eps=config.adam_eps, amsgrad=True)
+            self.register_optimizer(
+                module_id=module_id,
+                optimizer_name=name,
+                optimizer=optimizer,
+                params=params,
+                lr_or_lr_schedule=lr,
+            )
+
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
+        raise NotImplementedError(
+            "Meta-MAPG learns from whole chains: call update_from_chains(), not update()."
+        )
+
+    def replay_settings(self) -> ReplaySettings:
+        config = self.config
+        return ReplaySettings(
+            gamma=config.gamma,
+            gae_lambda=config.gae_lambda,
+            peer_learning_rate=config.peer_learning_rate,
+            terms=LearningTerms(config.own_learning, config.peer_learning),
+            outer_estimator=config.outer_estimator,
+            entropy_coeff=config.entropy_coeff,
+            meta_gradient=config.meta_gradient,
+            opponent_modeling=config.opponent_modeling,
+        )
+
+    def update_from_chains(self, records: list[dict[str, Any]]) -> dict[str, float]:
+        """One meta-gradient step on a meta-batch of sampled chains; returns metrics."""
+        settings = self.replay_settings()
+        actor_params, critic_params = self.actor_parameters(), self.critic_parameters()
+        actor_grads, critic_grads, metrics = [], [], []
+        for record in records:
+            peers = [torch.tensor(logits) for logits in record["peer_logits"]]
+            losses = replay_chain(self.agent, batches_from_record(record), peers, settings)
+            grads = torch.autograd.grad(losses.actor_loss, actor_params, allow_unused=True)
+            actor_grads.append(flatten_gradients(grads, actor_params))
+            grads = torch.autograd.grad(losses.value_loss, critic_params, allow_unused=True)
+            critic_grads.append(flatten_gradients(grads, critic_params))
+            metrics.append(losses.metrics)
+        stacked = torch.stack(actor_grads)
+        combined = pcgrad(stacked) if self.config.use_pcgrad else stacked.sum(0)
+        actor_vector = clip_by_global_norm(combined / len(records), self.config.grad_clip)
+        critic_vector = clip_by_global_norm(
+            torch.stack(critic_grads).mean(0), self.config.grad_clip
+        )
+        gradients = {}
+        for params, vector in ((actor_params, actor_vector), (critic_params, critic_vector)):
+            for param, grad in zip(params, unflatten_like(vector, params), strict=True):
+                gradients[self.get_param_ref(param)] = grad
+        self.apply_gradients(gradients)
+        summary = {key: float(np.mean([m[key] for m in metrics])) for key in metrics[0]}
+        summary["actor_grad_norm"] = float(combined.norm() / len(records))
+        summary["critic_grad_norm"] = float(critic_vector.norm())
+        summary["inner_learning_rates"] = self.agent.inner_learning_rates.detach().tolist()
+        return summary

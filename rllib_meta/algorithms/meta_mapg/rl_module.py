@@ -1,0 +1,46 @@
+"""The meta-agent as an RLlib ``TorchRLModule`` (what Learners optimise and checkpoint)."""
+
+import torch
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
+
+from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
+
+
+class MetaAgentRLModule(TorchRLModule):
+    """Holds :class:`MetaAgent` (policy, value network, learned inner learning rates).
+
+    ``model_config`` carries ``chain_length``, ``inner_learning_rate`` and ``hidden_size``
+    (auto-included from ``MetaMAPGConfig``). The algorithm's EnvRunners and Learner call the
+    agent's functional API directly; ``_forward`` serves RLlib's generic paths: action logits
+    of a single step from a reset LSTM state.
+    """
+
+    def setup(self):
+        config = self.model_config
+        self.agent = MetaAgent(
+            num_states=int(self.observation_space.shape[0]),
+            num_actions=int(self.action_space.n),
+            chain_length=int(config["chain_length"]),
+            inner_learning_rate=float(config["inner_learning_rate"]),
+            hidden=int(config.get("hidden_size", 64)),
+        )
+
+    def _forward(self, batch, **kwargs):
+        states = batch[Columns.OBS].argmax(-1).long()
+        logits = self.agent.policy(states.reshape(-1, 1)).squeeze(1)
+        return {Columns.ACTION_DIST_INPUTS: logits.reshape(*states.shape, -1)}
+
+    def get_inference_action_dist_cls(self):
+        from ray.rllib.models.torch.torch_distributions import TorchCategorical
+
+        return TorchCategorical
+
+    get_exploration_action_dist_cls = get_inference_action_dist_cls
+    get_train_action_dist_cls = get_inference_action_dist_cls
+
+
+def unwrap_agent(module: torch.nn.Module) -> MetaAgent:
+    """The :class:`MetaAgent` inside a (possibly DDP-wrapped) MetaAgentRLModule."""
+    inner = module.unwrapped() if hasattr(module, "unwrapped") else module
+    return inner.agent

@@ -1,0 +1,189 @@
+"""Meta-MAPG as an RLlib Algorithm: determinism, checkpoints, distribution, meta-testing."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from rllib_meta.algorithms.meta_mapg.algorithm import REINFORCE, MetaMAPG, MetaPG
+from rllib_meta.algorithms.meta_mapg.env_runner import batches_from_record
+from rllib_meta.algorithms.meta_mapg.meta_gradient import replay_chain
+from rllib_meta.cli import main
+
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "chain_length": 2,
+    "trajectories_per_step": 8,
+    "chains_per_iteration": 2,
+    "validation_interval": 1,
+    "validation_chains": 2,
+}
+
+
+def tiny_config(algorithm=MetaMAPG, env="ipd", **overrides):
+    env_config = {"horizon": 8, **overrides.pop("env_config", {})}
+    return (
+        algorithm.get_default_config()
+        .environment(env, env_config=env_config)
+        .training(**{**TINY, **overrides})
+        .debugging(seed=3)
+    )
+
+
+def weights(algorithm) -> dict[str, np.ndarray]:
+    module = algorithm.learner_group._learner.module["default_policy"]
+    return {k: v.detach().numpy().copy() for k, v in module.agent.state_dict().items()}
+
+
+def train(algorithm, iterations: int) -> list[dict]:
+    return [algorithm.train()["meta_learner"] for _ in range(iterations)]
+
+
+def test_same_seed_gives_identical_metrics(ray_instance):
+    first, second = tiny_config().build_algo(), tiny_config().build_algo()
+    try:
+        assert train(first, 2) == train(second, 2)
+        for name, value in weights(first).items():
+            np.testing.assert_array_equal(value, weights(second)[name])
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_checkpoint_restores_and_continues_bit_identically(ray_instance, tmp_path):
+    original = tiny_config().build_algo()
+    try:
+        train(original, 1)
+        original.save_to_path(str(tmp_path))
+        expected = train(original, 1)
+        expected_weights = weights(original)
+    finally:
+        original.stop()
+    restored = MetaMAPG.from_checkpoint(str(tmp_path))
+    try:
+        assert train(restored, 1) == expected
+        for name, value in weights(restored).items():
+            np.testing.assert_array_equal(value, expected_weights[name])
+    finally:
+        restored.stop()
+
+
+def test_gradients_reach_the_parameters_they_belong_to(ray_instance, monkeypatch):
+    # RLlib 2.60's TorchDifferentiableLearner zips gradients to the wrong module's parameters
+    # when several are updated; here every parameter must get the gradient of its own loss.
+    algorithm = tiny_config(use_pcgrad=False, grad_clip=None).build_algo()
+    try:
+        learner = algorithm.learner_group._learner
+        records = algorithm.env_runner.sample_chains(1)
+        captured = {}
+        monkeypatch.setattr(learner, "apply_gradients", captured.update)
+        learner.update_from_chains(records)
+        peers = [torch.from_numpy(logits) for logits in records[0]["peer_logits"]]
+        losses = replay_chain(
+            learner.agent, batches_from_record(records[0]), peers, learner.replay_settings()
+        )
+        for loss, params in (
+            (losses.actor_loss, learner.actor_parameters()),
+            (losses.value_loss, learner.critic_parameters()),
+        ):
+            grads = torch.autograd.grad(loss, params, allow_unused=True)
+            for param, grad in zip(params, grads, strict=True):
+                expected = torch.zeros_like(param) if grad is None else grad
+                torch.testing.assert_close(captured[learner.get_param_ref(param)], expected)
+        assert len(captured) == len(learner.actor_parameters()) + len(learner.critic_parameters())
+    finally:
+        algorithm.stop()
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "env", "env_config"),
+    [(MetaPG, "ipd", {}), (REINFORCE, "ipd", {}), (MetaMAPG, "rps", {"num_players": 3})],
+)
+def test_variants_train_and_meta_test(ray_instance, algorithm, env, env_config):
+    config = tiny_config(algorithm, env=env, env_config=env_config)
+    instance = config.build_algo()
+    try:
+        result = instance.train()
+        assert result["env_runners"]["num_env_steps_sampled_lifetime"] == 2 * 3 * 8 * 8
+        assert np.isfinite(result["validation"]["auc"])
+        tested = instance.meta_test("test")
+        players = env_config.get("num_players", 2)
+        num_test = len(instance.env_runner.population.indices("test"))
+        assert tested["rewards"].shape == (num_test, 3, players)
+        assert tested["action_probs"].shape[:3] == (num_test, 3, players)
+        np.testing.assert_allclose(tested["action_probs"].sum(-1), 1.0, rtol=1e-5)
+        if env == "rps":  # zero-sum at every joint policy
+            np.testing.assert_allclose(tested["rewards"].sum(-1), 0.0, atol=1e-5)
+    finally:
+        instance.stop()
+
+
+def test_remote_env_runner_and_remote_learner(ray_instance):
+    config = tiny_config().env_runners(num_env_runners=1).learners(num_learners=1)
+    algorithm = config.build_algo()
+    try:
+        result = algorithm.train()
+        assert result["env_runners"]["num_env_steps_sampled_lifetime"] == 2 * 3 * 8 * 8
+        learner_state = algorithm.learner_group.get_weights()["default_policy"]
+        runner_state = algorithm.env_runner_group.foreach_env_runner(
+            lambda runner: runner.module.get_state(), local_env_runner=False
+        )[0]
+        for name, value in learner_state.items():
+            np.testing.assert_array_equal(np.asarray(runner_state[name]), np.asarray(value))
+    finally:
+        algorithm.stop()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"chain_length": 0}, r"chain_length must be an integer >= 1, got 0"),
+        ({"outer_estimator": "theorm"}, r"outer_estimator must be one of .*'theorm'"),
+        ({"env": "matrix_game", "env_config": {"game": "chicken"}}, r"env must be one of"),
+    ],
+)
+def test_bad_settings_exit_2_naming_the_value(tmp_path, capsys, override, message):
+    code = main(
+        [
+            "train",
+            "file",
+            "tuned_examples/meta_mapg_ipd.yaml",
+            "--config",
+            json.dumps(override),
+            "--storage-path",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_cli_trains_then_meta_tests_with_plots(ray_instance, tmp_path, capsys):
+    config = {**TINY, "env_config": {"horizon": 8}}
+    code = main(
+        [
+            "train",
+            "file",
+            "tuned_examples/meta_mapg_ipd.yaml",
+            "--stop",
+            '{"training_iteration": 1}',
+            "--config",
+            json.dumps(config),
+            "--storage-path",
+            str(tmp_path),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "validation AUC" in out
+    checkpoint = re.findall(r"^Checkpoint: (.+)$", out, flags=re.MULTILINE)[0]
+    report = tmp_path / "report"
+    assert main(["evaluate", checkpoint, checkpoint, "--output-dir", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "cooperating" in out and "defecting" in out and "AUC" in out
+    assert (report / "adaptation_curves.png").stat().st_size > 0
+    assert (report / "meta_test.json").is_file()
+    assert list(report.glob("action_dynamics_MetaMAPG_*.png"))
