@@ -11,4 +11,5 @@ ALGORITHMS: dict[str, str] = {
     "MetaMAPG": f"{_META_MAPG}:MetaMAPG",
     "MetaPG": f"{_META_MAPG}:MetaPG",
     "REINFORCE": f"{_META_MAPG}:REINFORCE",
+    "LOLADiCE": f"{_META_MAPG}:LOLADiCE",
 }

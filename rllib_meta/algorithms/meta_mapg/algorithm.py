@@ -1,4 +1,5 @@
-"""``MetaMAPG``, ``MetaPG`` and ``REINFORCE`` as RLlib Algorithms (paper 001, Algorithms 1-2).
+"""Meta-MAPG and its baselines as RLlib Algorithms (paper 001, Algorithms 1-2): ``MetaMAPG``,
+``MetaPG``, ``LOLADiCE`` and ``REINFORCE``.
 
 One training iteration: EnvRunners sample ``chains_per_iteration`` Markov chains against
 training personas (no graph), the Learner replays them with ``create_graph=True`` and takes
@@ -154,4 +155,22 @@ class REINFORCE(MetaMAPG):
     def get_default_config(cls) -> MetaMAPGConfig:
         return MetaMAPGConfig(algo_class=cls).training(
             meta_gradient="reinforce", own_learning=False, peer_learning=False
+        )
+
+
+class LOLADiCE(MetaMAPG):
+    """LOLA-DiCE baseline (Foerster et al. 2018c; paper 001 Section 5 and App. D.2): the
+    meta-agent adapts along the chain with LOLA-DiCE steps (``lookahead`` look-ahead steps of
+    its peers' updates) and learns its initial policy with the same objective on its first
+    trajectories: it shapes its peers' learning but does not model its own, and is not trained
+    through the chain. Paper 001 App. I Table 4: look-ahead 1 (also 3, 5)."""
+
+    @classmethod
+    def get_default_config(cls) -> MetaMAPGConfig:
+        return MetaMAPGConfig(algo_class=cls).training(
+            meta_gradient="lola",
+            lookahead=1,
+            own_learning=False,
+            peer_learning=False,
+            learn_inner_learning_rates=False,
         )

@@ -36,6 +36,7 @@ TRAINING_SETTINGS = (
     "own_learning",
     "peer_learning",
     "opponent_modeling",
+    "lookahead",
     "hidden_size",
     "train_split",
     "validation_split",
@@ -76,6 +77,7 @@ class MetaMAPGConfig(AlgorithmConfig):
         self.own_learning = True
         self.peer_learning = True
         self.opponent_modeling = False
+        self.lookahead = 0  # > 0: LOLA-DiCE look-ahead steps in the meta-agent's updates
         self.hidden_size = 64
         # Personas (App. E.1-E.2) and meta-validation (Algorithm 1; App. D model selection).
         self.train_split = "train"
@@ -103,6 +105,7 @@ class MetaMAPGConfig(AlgorithmConfig):
         own_learning: bool | None = NotProvided,
         peer_learning: bool | None = NotProvided,
         opponent_modeling: bool | None = NotProvided,
+        lookahead: int | None = NotProvided,
         hidden_size: int | None = NotProvided,
         train_split: str | None = NotProvided,
         validation_split: str | None = NotProvided,
@@ -116,7 +119,8 @@ class MetaMAPGConfig(AlgorithmConfig):
         ``meta_gradient``: "meta" (Eq. 6) or "reinforce" (the REINFORCE baseline);
         ``own_learning`` / ``peer_learning`` switch Eq. 6's terms (Meta-PG: peer off;
         the "no own learning" ablation: own off); ``opponent_modeling`` infers the peers'
-        parameters from their actions (App. B).
+        parameters from their actions (App. B); ``lookahead`` > 0 makes the meta-agent's
+        inner updates LOLA-DiCE steps with that many peer look-ahead steps (LOLADiCE).
         """
         super().training(**kwargs)
         local = dict(locals())
@@ -152,8 +156,9 @@ class MetaMAPGConfig(AlgorithmConfig):
         self._check_choice("validation_split", self.validation_split, SPLITS)
         for name in ("chain_length", "trajectories_per_step", "chains_per_iteration"):
             self._check_int(name, minimum=1)
-        for name in ("validation_interval", "validation_chains", "hidden_size"):
-            self._check_int(name, minimum=0 if name != "hidden_size" else 1)
+        for name in ("validation_interval", "validation_chains", "lookahead"):
+            self._check_int(name, minimum=0)
+        self._check_int("hidden_size", minimum=1)
         for name in ("actor_lr", "critic_lr", "adam_eps", "peer_learning_rate"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}.")
@@ -161,6 +166,8 @@ class MetaMAPGConfig(AlgorithmConfig):
             raise ValueError(
                 f"gamma and gae_lambda must lie in [0, 1], got {self.gamma}, {self.gae_lambda}."
             )
+        if self.opponent_modeling and self.lookahead:
+            raise ValueError("opponent_modeling and lookahead cannot be combined.")
         if self.opponent_modeling and not self.peer_learning:
             raise ValueError(
                 "opponent_modeling infers peers for the peer-learning term: "

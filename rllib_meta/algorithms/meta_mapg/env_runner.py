@@ -91,6 +91,7 @@ class MetaMAPGEnvRunner(EnvRunner, Checkpointable):
             self.config.gamma,
             self.config.peer_learning_rate,
             self.generator,
+            lookahead=self.config.lookahead,
         )
 
     def _draw_personas(self, split: str) -> np.ndarray:

@@ -85,6 +85,7 @@ class MetaMAPGLearner(TorchLearner):
             entropy_coeff=config.entropy_coeff,
             meta_gradient=config.meta_gradient,
             opponent_modeling=config.opponent_modeling,
+            lookahead=config.lookahead,
         )
 
     def update_from_chains(self, records: list[dict[str, Any]]) -> dict[str, float]:

@@ -20,14 +20,16 @@ from rllib_meta.algorithms.meta_mapg.chain import (
 from rllib_meta.algorithms.meta_mapg.objectives import (
     TrajectoryBatch,
     batch_log_probs,
-    inner_objectives,
+    chain_step_objectives,
+    lookahead_peers,
     outer_surrogate,
     value_loss,
 )
 from rllib_meta.algorithms.meta_mapg.opponent_modeling import infer_tabular_logits
 from rllib_meta.core.advantages import generalized_advantages
+from rllib_meta.core.dice import dice_objective
 
-META_GRADIENTS = ("meta", "reinforce")
+META_GRADIENTS = ("lola", "meta", "reinforce")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,8 +42,11 @@ class ReplaySettings:
     terms: LearningTerms
     outer_estimator: str = "dice"
     entropy_coeff: float = 0.0
-    meta_gradient: str = "meta"  # "reinforce": policy gradient on tau_0 only (stationary view)
+    # "meta": Eq. 6 through the chain; "reinforce": a policy gradient on tau_0 only (the
+    # stationary view); "lola": the LOLA-DiCE objective on tau_0 (Foerster et al. 2018c).
+    meta_gradient: str = "meta"
     opponent_modeling: bool = False  # infer the peers' parameters from their actions
+    lookahead: int = 0  # > 0: the meta-agent adapts with LOLA-DiCE steps
 
 
 @dataclasses.dataclass
@@ -52,7 +57,7 @@ class ChainLosses:
 
 
 def make_step_objectives(
-    agent: MetaAgent, batches: list[TrajectoryBatch], gamma: float, opponent_modeling: bool
+    agent: MetaAgent, batches: list[TrajectoryBatch], settings: ReplaySettings
 ):
     """``step_objectives`` for :func:`unroll_chain` reading stored batches.
 
@@ -62,16 +67,28 @@ def make_step_objectives(
     actions in this batch (Algorithm 3, lines 8 and 10).
     """
 
+    def objectives(agent_params, peer_params, batch):
+        return chain_step_objectives(
+            agent.policy,
+            agent_params,
+            peer_params,
+            batch,
+            agent.num_states,
+            settings.gamma,
+            settings.peer_learning_rate,
+            settings.lookahead,
+        )
+
     def step_objectives(step, agent_params, peer_params):
         batch = batches[step]
+        if not settings.opponent_modeling:
+            agent_objective, peer_objectives, kept = objectives(
+                agent_params, list(peer_params), batch
+            )
+            return StepResult(agent_objective, peer_objectives, kept=kept)
         kept = batch_log_probs(agent.policy, agent_params, list(peer_params), batch)
-        if not opponent_modeling:
-            return StepResult(*inner_objectives(kept, batch, agent.num_states, gamma), kept=kept)
         starts = inferred_peers(batch, agent.num_states, peer_params[0].shape[-1])
-        log_probs = batch_log_probs(agent.policy, agent_params, starts, batch)
-        agent_objective, peer_objectives = inner_objectives(
-            log_probs, batch, agent.num_states, gamma
-        )
+        agent_objective, peer_objectives, _ = objectives(agent_params, starts, batch)
         return StepResult(agent_objective, peer_objectives, kept=kept, peer_starts=starts)
 
     return step_objectives
@@ -105,7 +122,7 @@ def unroll_stored_chain(
     return unroll_chain(
         agent.policy_params(),
         peers,
-        make_step_objectives(agent, batches, settings.gamma, settings.opponent_modeling),
+        make_step_objectives(agent, batches, settings),
         agent.inner_learning_rates,
         settings.peer_learning_rate,
         len(batches) - 1,
@@ -120,16 +137,15 @@ def replay_chain(
     settings: ReplaySettings,
 ) -> ChainLosses:
     """Losses of one stored chain ``tau_0..tau_L`` (Algorithm 1, lines 5-10)."""
-    unrolled = unroll_stored_chain(agent, batches, peer_logits, settings)
-    last = batch_log_probs(
-        agent.policy, unrolled.agent_params[-1], unrolled.peer_params[-1], batches[-1]
-    )
-    log_probs = [*unrolled.step_outputs, last]
     # One value-network pass over every batch of the chain (it is not adapted in the loop).
-    values = list(
-        agent.values(torch.cat([b.states for b in batches])).split(len(batches[0].states))
-    )
+    all_values = agent.values(torch.cat([batch.states for batch in batches]))
+    values = list(all_values.split(len(batches[0].states)))
     if settings.meta_gradient == "meta":
+        unrolled = unroll_stored_chain(agent, batches, peer_logits, settings)
+        last = batch_log_probs(
+            agent.policy, unrolled.agent_params[-1], unrolled.peer_params[-1], batches[-1]
+        )
+        log_probs = [*unrolled.step_outputs, last]
         surrogate = outer_surrogate(
             log_probs,
             batches,
@@ -138,9 +154,15 @@ def replay_chain(
             settings.gae_lambda,
             settings.outer_estimator,
         )
-    else:
-        surrogate = reinforce_surrogate(log_probs[0], batches[0], values[0], settings)
-    entropy = log_probs[0].entropy.mean()
+        first = log_probs[0]
+    else:  # the baselines learn phi_0 from the first batch only
+        peers = [logits.detach().clone().requires_grad_(True) for logits in peer_logits]
+        first = batch_log_probs(agent.policy, agent.policy_params(), peers, batches[0])
+        if settings.meta_gradient == "reinforce":
+            surrogate = reinforce_surrogate(first, batches[0], values[0], settings)
+        else:
+            surrogate = lola_surrogate(agent, peers, batches[0], values[0], settings)
+    entropy = first.entropy.mean()
     actor_loss = -(surrogate + settings.entropy_coeff * entropy)
     critic_loss = value_loss(values, batches, settings.gamma)
     rewards = torch.stack([batch.rewards.mean(dim=(1, 2)) for batch in batches])  # (L+1, n)
@@ -162,3 +184,29 @@ def reinforce_surrogate(
         batch.rewards[0], values.detach(), settings.gamma, settings.gae_lambda
     )
     return (log_probs.agent * advantages).sum(1).mean()
+
+
+def lola_surrogate(
+    agent: MetaAgent,
+    peers: list[torch.Tensor],
+    batch: TrajectoryBatch,
+    values: torch.Tensor,
+    settings: ReplaySettings,
+) -> torch.Tensor:
+    """LOLA-DiCE baseline (Foerster et al. 2018c; paper 001 Section 5): the meta-agent's DiCE
+    objective on its first trajectories after ``lookahead`` look-ahead updates of the peers,
+    with the learned value network as DiCE baseline. It models how it shapes its peers'
+    learning, not its own learning."""
+    params = agent.policy_params()
+    ahead = lookahead_peers(
+        agent.policy,
+        params,
+        peers,
+        batch,
+        agent.num_states,
+        settings.gamma,
+        settings.peer_learning_rate,
+        max(1, settings.lookahead),
+    )
+    log_probs = batch_log_probs(agent.policy, params, ahead, batch)
+    return dice_objective(log_probs.joint, batch.rewards[0], settings.gamma, values.detach())

@@ -113,6 +113,62 @@ def inner_objectives(
     return objectives[0], objectives[1:]
 
 
+def lookahead_peers(
+    policy: torch.nn.Module,
+    agent_params: dict[str, torch.Tensor],
+    peer_logits: list[torch.Tensor],
+    batch: TrajectoryBatch,
+    num_states: int,
+    gamma: float,
+    peer_learning_rate: float,
+    steps: int,
+) -> list[torch.Tensor]:
+    """LOLA-DiCE's look-ahead (Foerster et al. 2018c): the peers' parameters after ``steps``
+    DiCE policy-gradient steps on ``batch``, kept differentiable in the agent's parameters."""
+    peers = list(peer_logits)
+    for _ in range(steps):
+        log_probs = batch_log_probs(policy, agent_params, peers, batch)
+        _, objectives = inner_objectives(log_probs, batch, num_states, gamma)
+        peers = [
+            logits + peer_learning_rate * torch.autograd.grad(obj, logits, create_graph=True)[0]
+            for logits, obj in zip(peers, objectives, strict=True)
+        ]
+    return peers
+
+
+def chain_step_objectives(
+    policy: torch.nn.Module,
+    agent_params: dict[str, torch.Tensor],
+    peer_logits: list[torch.Tensor],
+    batch: TrajectoryBatch,
+    num_states: int,
+    gamma: float,
+    peer_learning_rate: float,
+    lookahead: int = 0,
+) -> tuple[torch.Tensor, list[torch.Tensor], StepLogProbs]:
+    """Both agents' inner-loop objectives on one chain step's batch, and its log-probs.
+
+    ``lookahead > 0`` makes the meta-agent's update a LOLA-DiCE step: its DiCE objective is
+    evaluated after the peers' look-ahead updates, so its gradient includes the shaping term.
+    """
+    log_probs = batch_log_probs(policy, agent_params, peer_logits, batch)
+    agent_objective, peer_objectives = inner_objectives(log_probs, batch, num_states, gamma)
+    if lookahead:
+        ahead = lookahead_peers(
+            policy,
+            agent_params,
+            peer_logits,
+            batch,
+            num_states,
+            gamma,
+            peer_learning_rate,
+            lookahead,
+        )
+        shaped = batch_log_probs(policy, agent_params, ahead, batch)
+        agent_objective = inner_objectives(shaped, batch, num_states, gamma)[0]
+    return agent_objective, peer_objectives, log_probs
+
+
 def outer_surrogate(
     log_probs: list[StepLogProbs],
     batches: list[TrajectoryBatch],

@@ -13,11 +13,7 @@ import torch
 
 from envs.matrix.batched import BatchedIteratedMatrixGame
 from rllib_meta.algorithms.meta_mapg.chain import NO_GRAPH, StepResult, unroll_chain
-from rllib_meta.algorithms.meta_mapg.objectives import (
-    TrajectoryBatch,
-    batch_log_probs,
-    inner_objectives,
-)
+from rllib_meta.algorithms.meta_mapg.objectives import TrajectoryBatch, chain_step_objectives
 
 
 def _sample_categorical(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -85,8 +81,10 @@ def sample_chain(
     gamma: float,
     peer_learning_rate: float,
     generator: torch.Generator,
+    lookahead: int = 0,
 ) -> ChainSample:
-    """Play one chain ``tau_0..tau_L`` from the agent's ``phi_0`` and the peers' personas."""
+    """Play one chain ``tau_0..tau_L`` from the agent's ``phi_0`` and the peers' personas
+    (``lookahead > 0``: the meta-agent adapts with LOLA-DiCE steps)."""
     sampler = _load(copy.deepcopy(agent.policy), agent.policy_params())
     batches: list[TrajectoryBatch] = []
 
@@ -95,8 +93,17 @@ def sample_chain(
             _load(sampler, agent_params), list(peer_params), game, generator
         )
         batches.append(batch)
-        log_probs = batch_log_probs(agent.policy, agent_params, list(peer_params), batch)
-        return StepResult(*inner_objectives(log_probs, batch, agent.num_states, gamma))
+        agent_objective, peer_objectives, _ = chain_step_objectives(
+            agent.policy,
+            agent_params,
+            list(peer_params),
+            batch,
+            agent.num_states,
+            gamma,
+            peer_learning_rate,
+            lookahead,
+        )
+        return StepResult(agent_objective, peer_objectives)
 
     start = {
         name: p.detach().clone().requires_grad_(True) for name, p in agent.policy_params().items()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rllib_meta.algorithms.meta_mapg.algorithm import REINFORCE, MetaMAPG, MetaPG
+from rllib_meta.algorithms.meta_mapg.algorithm import REINFORCE, LOLADiCE, MetaMAPG, MetaPG
 from rllib_meta.algorithms.meta_mapg.env_runner import batches_from_record
 from rllib_meta.algorithms.meta_mapg.meta_gradient import replay_chain
 from rllib_meta.cli import main
@@ -99,11 +99,17 @@ def test_gradients_reach_the_parameters_they_belong_to(ray_instance, monkeypatch
 
 
 @pytest.mark.parametrize(
-    ("algorithm", "env", "env_config"),
-    [(MetaPG, "ipd", {}), (REINFORCE, "ipd", {}), (MetaMAPG, "rps", {"num_players": 3})],
+    ("algorithm", "env", "env_config", "overrides"),
+    [
+        (MetaPG, "ipd", {}, {}),
+        (REINFORCE, "ipd", {}, {}),
+        (LOLADiCE, "ipd", {}, {}),
+        (MetaMAPG, "ipd", {}, {"opponent_modeling": True}),
+        (MetaMAPG, "rps", {"num_players": 3}, {}),
+    ],
 )
-def test_variants_train_and_meta_test(ray_instance, algorithm, env, env_config):
-    config = tiny_config(algorithm, env=env, env_config=env_config)
+def test_variants_train_and_meta_test(ray_instance, algorithm, env, env_config, overrides):
+    config = tiny_config(algorithm, env=env, env_config=env_config, **overrides)
     instance = config.build_algo()
     try:
         result = instance.train()

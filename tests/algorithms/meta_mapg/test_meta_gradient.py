@@ -169,3 +169,66 @@ def test_dice_meta_gradient_matches_exact_gradient(terms):
     # Within 4 standard errors (plus a small floor for the O(1/K) baseline-fit bias).
     assert (error <= 4 * standard_error + 0.02 * exact.abs().max()).all(), (mean, exact)
     assert exact.abs().max() > 0.05  # the test is not trivially satisfied
+
+
+def test_each_peer_is_updated_with_its_own_objective_only():
+    # Three-player RPS: the two peers' objectives share the joint log-probabilities; adding
+    # one peer's gradient to another (the multi-module mix-up) would change the update.
+    from envs.matrix.games import rps
+    from rllib_meta.algorithms.meta_mapg.chain import peer_inner_update
+    from rllib_meta.algorithms.meta_mapg.objectives import inner_objectives
+
+    torch.manual_seed(0)
+    agent = MetaAgent(num_states=28, num_actions=3, chain_length=1, inner_learning_rate=0.1)
+    game = BatchedIteratedMatrixGame(rps(3), 5, 16)
+    peers = [torch.randn(28, 3), torch.randn(28, 3)]
+    chain = sample_chain(agent, peers, game, 1, GAMMA, PEER_LR, torch.Generator().manual_seed(0))
+    leaves = [p.clone().requires_grad_(True) for p in peers]
+    log_probs = batch_log_probs(agent.policy, agent.policy_params(), leaves, chain.batches[0])
+    _, objectives = inner_objectives(log_probs, chain.batches[0], 28, GAMMA)
+    for index, (leaf, objective) in enumerate(zip(leaves, objectives, strict=True)):
+        (own,) = torch.autograd.grad(objective, leaf, retain_graph=True)
+        expected = peers[index] + PEER_LR * own
+        torch.testing.assert_close(chain.peer_logits[1][index], expected, rtol=1e-5, atol=1e-6)
+        updated = peer_inner_update(leaf, objective, PEER_LR, keep_graph=False)
+        torch.testing.assert_close(updated.detach(), expected)
+    (cross,) = torch.autograd.grad(objectives[0], leaves[1], retain_graph=True)
+    assert cross.abs().sum() > 1e-6  # so mixing the peers' gradients would be visible
+
+
+def test_lola_lookahead_adds_a_shaping_term():
+    from rllib_meta.algorithms.meta_mapg.objectives import chain_step_objectives
+
+    agent = lstm_agent()
+    chain, peer = small_chain(agent)
+    params = agent.policy_params()
+    leaves = [p.clone().requires_grad_(True) for p in peer]
+
+    def agent_gradient(lookahead):
+        objective, _, _ = chain_step_objectives(
+            agent.policy, params, leaves, chain.batches[0], 5, GAMMA, PEER_LR, lookahead
+        )
+        return torch.cat(
+            [g.flatten() for g in torch.autograd.grad(objective, list(params.values()))]
+        )
+
+    plain, shaped = agent_gradient(0), agent_gradient(1)
+    assert (shaped - plain).abs().max() > 1e-6
+
+
+def test_opponent_modeling_never_reads_the_true_personas():
+    from rllib_meta.algorithms.meta_mapg.opponent_modeling import infer_tabular_logits
+
+    states = torch.tensor([[0, 1, 1, 1]])
+    actions = torch.tensor([[1, 0, 0, 1]])
+    logits = infer_tabular_logits(states, actions, num_states=3, num_actions=2, prior_count=0.5)
+    expected = torch.log(torch.tensor([[0.25, 0.75], [2.5 / 4, 1.5 / 4], [0.5, 0.5]]))
+    torch.testing.assert_close(logits, expected)
+
+    agent = lstm_agent()
+    chain, peer = small_chain(agent)
+    om = settings(MAPG, opponent_modeling=True)
+    first = replay_chain(agent, chain.batches, peer, om)
+    second = replay_chain(agent, chain.batches, [torch.zeros_like(peer[0])], om)
+    assert first.metrics == second.metrics
+    torch.testing.assert_close(first.actor_loss, second.actor_loss)
