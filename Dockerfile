@@ -22,4 +22,4 @@ RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu \
         -c constraints.txt . \
     && rllib list
 
-CMD ["sh", "-c", "rllib train file tuned_examples/ppo_ipd.yaml --storage-path /tmp/results && rllib evaluate /tmp/results/ppo-ipd --episodes 50"]
+CMD ["sh", "-c", "rllib train file tuned_examples/meta_mapg_ipd.yaml --storage-path /tmp/results --stop '{\"training_iteration\": 3}' && rllib evaluate /tmp/results/meta-mapg-ipd --output-dir /tmp/results/meta-test"]

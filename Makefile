@@ -15,10 +15,14 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# The main job on embedded defaults: train the tuned example, then evaluate its checkpoint.
+# The main job on embedded defaults: Meta-MAPG on the IPD at the paper's setting for a few
+# iterations (the full run is `rllib train file tuned_examples/meta_mapg_ipd.yaml`), then
+# meta-testing of its checkpoint on the 40 test personas, with plots in $(RESULTS)/meta-test.
+DEMO_ITERATIONS ?= 3
 demo: $(STAMP)
-	$(BIN)/rllib train file tuned_examples/ppo_ipd.yaml --storage-path $(RESULTS)
-	$(BIN)/rllib evaluate $(RESULTS)/ppo-ipd --episodes 50
+	$(BIN)/rllib train file tuned_examples/meta_mapg_ipd.yaml --storage-path $(RESULTS) \
+		--stop '{"training_iteration": $(DEMO_ITERATIONS)}'
+	$(BIN)/rllib evaluate $(RESULTS)/meta-mapg-ipd --output-dir $(RESULTS)/meta-test
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,6 +33,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/matrix_throughput.py
+	$(BIN)/python benchmarks/meta_mapg_iteration.py
 
 clean:
 	rm -rf $(VENV) $(RESULTS) .pytest_cache .ruff_cache *.egg-info

@@ -69,6 +69,9 @@ def _evaluate_parser(subparsers) -> None:
     evaluate.add_argument("--greedy", action="store_true", help="greedy instead of sampled actions")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the evaluation env")
     evaluate.add_argument("--output-dir", help="where algorithm-specific evaluations write plots")
+    evaluate.add_argument(
+        "--split", help="persona split for meta-testing (Meta-MAPG family; default: test)"
+    )
     _add_ray_flags(evaluate)
 
 
@@ -136,20 +139,31 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--episodes must be >= 1, got {args.episodes}.")
     infos = [load_checkpoint_info(path) for path in args.checkpoints]
     classes = {info.algorithm_class for info in infos}
-    if len(classes) > 1:
-        names = sorted(c.__name__ for c in classes)
-        raise ConfigError(f"checkpoints of different algorithms ({', '.join(names)}); give one.")
-    algorithm_class = classes.pop()
+    # Checkpoints of several algorithms can be compared when they share one evaluation
+    # protocol (e.g. MetaMAPG, MetaPG, LOLADiCE and REINFORCE: meta-testing).
+    protocols = {_own_evaluation(cls) for cls in classes}
+    if len(classes) > 1 and (len(protocols) > 1 or None in protocols):
+        names = ", ".join(sorted(c.__name__ for c in classes))
+        raise ConfigError(
+            f"checkpoints of algorithms with different evaluations ({names}); give checkpoints "
+            "of one algorithm, or of algorithms that share one (the Meta-MAPG family)."
+        )
+    algorithm_class = next(iter(classes))
     with ray_session(args.ray_address, args.ray_num_cpus, args.ray_num_nodes):
-        own_evaluation = getattr(algorithm_class, "evaluate_checkpoints", None)
-        if own_evaluation is not None:
-            return own_evaluation([info.path for info in infos], args)
+        if _own_evaluation(algorithm_class) is not None:
+            return algorithm_class.evaluate_checkpoints([info.path for info in infos], args)
         reports = [
             evaluate_checkpoint(info.path, args.episodes, not args.greedy, args.seed)
             for info in infos
         ]
     print(format_reports(reports))
     return 0
+
+
+def _own_evaluation(algorithm_class: type):
+    """The function behind an algorithm's own ``evaluate_checkpoints``, if it has one."""
+    method = getattr(algorithm_class, "evaluate_checkpoints", None)
+    return getattr(method, "__func__", method)
 
 
 def _list() -> int:

@@ -98,44 +98,51 @@ class MetaMAPG(Algorithm):
 
     @classmethod
     def evaluate_checkpoints(cls, paths: list[Path], args: argparse.Namespace) -> int:
-        """``rllib evaluate``: meta-test every checkpoint (one per seed) on the test personas,
-        print the table (mean and 95% CI across checkpoints) and write the plots."""
-        from rllib_meta.evaluation.checkpoints import load_checkpoint_info
+        """``rllib evaluate``: meta-test every checkpoint (one per seed; algorithms of this
+        family may be mixed) on the test personas, print a table per algorithm (mean and 95%
+        CI across its checkpoints) and write the plots (paper Figs. 2 and 9-16)."""
         from rllib_meta.evaluation.meta_test import format_table, write_meta_test_report
 
         split = getattr(args, "split", None) or "test"
-        results = []
+        by_algorithm: dict[str, list[MetaTestResult]] = {}
         for path in paths:
-            info = load_checkpoint_info(path)
-            config = info.config.copy(copy_frozen=False)
-            config.env_runners(num_env_runners=0)
-            config.learners(num_learners=0)
-            if args.seed is not None:
-                config.debugging(seed=args.seed)
-            algorithm = info.algorithm_class.from_checkpoint(str(info.path), config=config)
-            try:
-                raw = algorithm.meta_test(split)
-                population = algorithm.env_runner.population
-                game = algorithm.env_runner.env
-                results.append(
-                    MetaTestResult(
-                        label=str(info.path),
-                        algorithm=info.algorithm_class.__name__,
-                        game=game.game.name,
-                        rewards=raw["rewards"],
-                        action_probs=raw["action_probs"],
-                        persona_kinds=raw["persona_kinds"],
-                        kind_names=tuple(population.kind_names),
-                        action_names=tuple(game.game.action_names),
-                    )
-                )
-            finally:
-                algorithm.stop()
-        print(format_table(results))
+            result = meta_test_checkpoint(path, split, args.seed)
+            by_algorithm.setdefault(result.algorithm, []).append(result)
+        for results in by_algorithm.values():
+            print(format_table(results), end="\n\n")
         output_dir = Path(args.output_dir or "meta_test_results")
-        for path in write_meta_test_report({results[0].algorithm: results}, output_dir):
+        for path in write_meta_test_report(by_algorithm, output_dir):
             print(f"wrote {path}")
         return 0
+
+
+def meta_test_checkpoint(path: Path, split: str, seed: int | None) -> MetaTestResult:
+    """Restore one checkpoint locally (no remote EnvRunners or Learners) and meta-test it."""
+    from rllib_meta.evaluation.checkpoints import load_checkpoint_info
+
+    info = load_checkpoint_info(path)
+    config = info.config.copy(copy_frozen=False)
+    config.env_runners(num_env_runners=0)
+    config.learners(num_learners=0)
+    if seed is not None:
+        config.debugging(seed=seed)
+    algorithm = info.algorithm_class.from_checkpoint(str(info.path), config=config)
+    try:
+        raw = algorithm.meta_test(split)
+        population = algorithm.env_runner.population
+        game = algorithm.env_runner.env.game
+    finally:
+        algorithm.stop()
+    return MetaTestResult(
+        label=str(info.path),
+        algorithm=info.algorithm_class.__name__,
+        game=game.name,
+        rewards=raw["rewards"],
+        action_probs=raw["action_probs"],
+        persona_kinds=raw["persona_kinds"],
+        kind_names=tuple(population.kind_names),
+        action_names=tuple(game.action_names),
+    )
 
 
 class MetaPG(MetaMAPG):

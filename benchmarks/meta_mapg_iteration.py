@@ -1,0 +1,158 @@
+"""Meta-MAPG outer-iteration cost at the paper's IPD setting (K = 64, H = 150, L = 7).
+
+Measures, on one CPU thread, side by side in one process:
+
+- this package: sampling one chain (``sample_chain``: 8 batches of 64 trajectories and 7 inner
+  updates of both agents, no graph) and one meta-gradient step on it (``replay_chain`` with
+  ``create_graph`` plus the backward pass), i.e. one outer iteration on one chain;
+- a straightforward baseline of the same meta-gradient, written the way a first
+  implementation usually is: ``nn.LSTM`` called through ``torch.func.functional_call``,
+  log-probabilities recomputed for the inner and the outer loss, one value pass per batch;
+- chains per second sampled by 1 and 2 remote ``MetaMAPGEnvRunner`` actors (Ray).
+
+    python benchmarks/meta_mapg_iteration.py [--repeats 3] [--skip-ray]
+
+The issue quotes about 5.2 s per outer iteration for the reference implementation on one
+core of this machine; that code is not run here.
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from envs.matrix.batched import BatchedIteratedMatrixGame
+from envs.matrix.games import ipd
+from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
+from rllib_meta.algorithms.meta_mapg.chain import LearningTerms
+from rllib_meta.algorithms.meta_mapg.meta_gradient import ReplaySettings, replay_chain
+from rllib_meta.algorithms.meta_mapg.sampling import sample_chain
+from rllib_meta.core.dice import magic_box
+
+K, H, L, GAMMA = 64, 150, 7, 0.96
+
+
+def timed(function, repeats: int) -> float:
+    function()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def ours(repeats: int):
+    torch.manual_seed(0)
+    agent = MetaAgent(num_states=5, num_actions=2, chain_length=L, inner_learning_rate=0.1)
+    game = BatchedIteratedMatrixGame(ipd(), H, K)
+    peers = [torch.log(torch.full((5, 2), 0.5))]
+    generator = torch.Generator().manual_seed(0)
+    settings = ReplaySettings(GAMMA, 0.95, 1.0, LearningTerms(True, True), "dice", 0.5)
+    chain = sample_chain(agent, peers, game, L, GAMMA, 1.0, generator)
+
+    def sample():
+        sample_chain(agent, peers, game, L, GAMMA, 1.0, generator)
+
+    def learn():
+        losses = replay_chain(agent, chain.batches, peers, settings)
+        (losses.actor_loss + losses.value_loss).backward()
+
+    return timed(sample, repeats), timed(learn, repeats), chain
+
+
+class NaivePolicy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(5, 64)
+        self.lstm = nn.LSTM(64, 64, batch_first=True)
+        self.head = nn.Linear(64, 2)
+
+    def forward(self, observations):
+        hidden, _ = self.lstm(torch.relu(self.fc(observations)))
+        return torch.log_softmax(self.head(hidden), -1)
+
+
+def naive(chain, repeats: int) -> float:
+    """The same second-order meta-gradient, straightforwardly (see the module docstring)."""
+    torch.manual_seed(0)
+    policy, value = NaivePolicy(), NaivePolicy()
+    observations = [nn.functional.one_hot(b.states, 5).float() for b in chain.batches]
+    discounts = GAMMA ** torch.arange(H)
+
+    def log_probs(params, step):
+        out = functional_call(policy, params, (observations[step],))
+        return out.gather(-1, chain.batches[step].actions[0].unsqueeze(-1)).squeeze(-1)
+
+    def learn():
+        params = dict(policy.named_parameters())
+        total = 0.0
+        for step in range(L):
+            rewards = chain.batches[step].rewards[0]
+            inner = (magic_box(log_probs(params, step).cumsum(1)) * rewards * discounts).sum(1)
+            grads = torch.autograd.grad(inner.mean(), list(params.values()), create_graph=True)
+            params = {n: p + 0.1 * g for (n, p), g in zip(params.items(), grads, strict=True)}
+            nxt = chain.batches[step + 1].rewards[0]
+            values = value(observations[step + 1])[..., 0]
+            total = total + (log_probs(params, step + 1) * (nxt - values.detach())).sum(1).mean()
+            total = total + (values - nxt).pow(2).mean()
+        total.backward()
+
+    return timed(learn, repeats)
+
+
+def chains_per_second(num_runners: int, chains: int) -> float:
+    import ray
+
+    import rllib_meta
+    from rllib_meta.algorithms.meta_mapg.algorithm import MetaMAPG
+
+    config = (
+        MetaMAPG.get_default_config()
+        .environment("ipd", env_config={"horizon": H})
+        .training(chain_length=L, trajectories_per_step=K, chains_per_iteration=chains)
+        .env_runners(num_env_runners=num_runners)
+        .debugging(seed=0)
+    )
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
+                 runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})  # fmt: skip
+    rllib_meta.register_all()
+    algorithm = config.build_algo()
+    try:
+        algorithm._sample_training_chains()  # warm-up
+        start = time.perf_counter()
+        records = algorithm._sample_training_chains()
+        return len(records) / (time.perf_counter() - start)
+    finally:
+        algorithm.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-ray", action="store_true", help="skip the EnvRunner figures")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    sample, learn, chain = ours(args.repeats)
+    baseline = naive(chain, args.repeats)
+    print(f"IPD, K={K}, H={H}, L={L}, one CPU thread, median of {args.repeats}")
+    print(f"{'sample one chain (EnvRunner side)':<48}{sample:>8.2f} s")
+    print(f"{'meta-gradient step on one chain (Learner side)':<48}{learn:>8.2f} s")
+    print(f"{'outer iteration on one chain (sum)':<48}{sample + learn:>8.2f} s")
+    print(f"{'baseline meta-gradient step (naive, same math)':<48}{baseline:>8.2f} s")
+    print(f"{'baseline / ours (Learner side)':<48}{baseline / learn:>8.2f} x")
+    if not args.skip_ray:
+        for runners in (1, 2):
+            rate = chains_per_second(runners, chains=4)
+            print(f"{f'chains per second, {runners} EnvRunner(s)':<48}{rate:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
