@@ -173,10 +173,10 @@ class MetaMAPGConfig(AlgorithmConfig):
                 "opponent_modeling infers peers for the peer-learning term: "
                 "it needs peer_learning=True."
             )
-        if self.num_learners > 1:
+        if self.num_learners > self.chains_per_iteration:
             raise ValueError(
-                f"num_learners={self.num_learners}: Meta-MAPG runs on 0 (local) or 1 (remote) "
-                "Learner; several Learners are not supported yet."
+                f"num_learners={self.num_learners} exceeds chains_per_iteration="
+                f"{self.chains_per_iteration}: every Learner needs at least one chain."
             )
 
     def _check_choice(self, name: str, value: Any, allowed: tuple[str, ...]) -> None:

@@ -89,7 +89,43 @@ class MetaMAPGLearner(TorchLearner):
         )
 
     def update_from_chains(self, records: list[dict[str, Any]]) -> dict[str, float]:
-        """One meta-gradient step on a meta-batch of sampled chains; returns metrics."""
+        """One meta-gradient step on a meta-batch of sampled chains; returns metrics.
+
+        With several Learners (torch.distributed), each replays its share of the chains
+        (``records[rank::world_size]``), the per-chain gradients are gathered in the original
+        chain order, and every Learner applies the same PCGrad combination, so their
+        parameters stay identical.
+        """
+        rank, world_size = _rank_and_world_size()
+        actor_params, critic_params = self.actor_parameters(), self.critic_parameters()
+        mine = list(range(rank, len(records), world_size))
+        actor, critic, metrics = self._chain_gradients([records[i] for i in mine])
+        if world_size > 1:
+            actor, critic, metrics = _gather_in_order(mine, actor, critic, metrics, len(records))
+        generator = torch.Generator().manual_seed((self.config.seed or 0) + self._steps_taken())
+        combined = pcgrad(actor, generator) if self.config.use_pcgrad else actor.sum(0)
+        actor_vector = clip_by_global_norm(combined / len(records), self.config.grad_clip)
+        critic_vector = clip_by_global_norm(critic.mean(0), self.config.grad_clip)
+        gradients = {}
+        for params, vector in ((actor_params, actor_vector), (critic_params, critic_vector)):
+            for param, grad in zip(params, unflatten_like(vector, params), strict=True):
+                gradients[self.get_param_ref(param)] = grad
+        self.apply_gradients(gradients)
+        summary = {key: float(np.mean([m[key] for m in metrics])) for key in metrics[0]}
+        summary["actor_grad_norm"] = float(combined.norm() / len(records))
+        summary["critic_grad_norm"] = float(critic_vector.norm())
+        summary["inner_learning_rates"] = self.agent.inner_learning_rates.detach().tolist()
+        return summary
+
+    def _steps_taken(self) -> int:
+        """Meta-gradient steps so far, read from the actor optimizer's (checkpointed) state;
+        it seeds PCGrad's projection order, identically on every Learner."""
+        optimizer = self.get_optimizer(DEFAULT_MODULE_ID, ACTOR)
+        state = optimizer.state.get(self.actor_parameters()[0], {})
+        return int(state.get("step", 0))
+
+    def _chain_gradients(self, records: list[dict[str, Any]]):
+        """Per-chain flattened actor and critic gradients (N, P) and metrics."""
         settings = self.replay_settings()
         actor_params, critic_params = self.actor_parameters(), self.critic_parameters()
         actor_grads, critic_grads, metrics = [], [], []
@@ -101,19 +137,23 @@ class MetaMAPGLearner(TorchLearner):
             grads = torch.autograd.grad(losses.value_loss, critic_params, allow_unused=True)
             critic_grads.append(flatten_gradients(grads, critic_params))
             metrics.append(losses.metrics)
-        stacked = torch.stack(actor_grads)
-        combined = pcgrad(stacked) if self.config.use_pcgrad else stacked.sum(0)
-        actor_vector = clip_by_global_norm(combined / len(records), self.config.grad_clip)
-        critic_vector = clip_by_global_norm(
-            torch.stack(critic_grads).mean(0), self.config.grad_clip
-        )
-        gradients = {}
-        for params, vector in ((actor_params, actor_vector), (critic_params, critic_vector)):
-            for param, grad in zip(params, unflatten_like(vector, params), strict=True):
-                gradients[self.get_param_ref(param)] = grad
-        self.apply_gradients(gradients)
-        summary = {key: float(np.mean([m[key] for m in metrics])) for key in metrics[0]}
-        summary["actor_grad_norm"] = float(combined.norm() / len(records))
-        summary["critic_grad_norm"] = float(critic_vector.norm())
-        summary["inner_learning_rates"] = self.agent.inner_learning_rates.detach().tolist()
-        return summary
+        return torch.stack(actor_grads), torch.stack(critic_grads), metrics
+
+
+def _rank_and_world_size() -> tuple[int, int]:
+    distributed = torch.distributed
+    if distributed.is_available() and distributed.is_initialized():
+        return distributed.get_rank(), distributed.get_world_size()
+    return 0, 1
+
+
+def _gather_in_order(indices, actor, critic, metrics, total):
+    """All-gather every Learner's per-chain results and put them back in chain order."""
+    gathered = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(gathered, (indices, actor, critic, metrics))
+    order = [None] * total
+    for chain_indices, actors, critics, chain_metrics in gathered:
+        for position, index in enumerate(chain_indices):
+            order[index] = (actors[position], critics[position], chain_metrics[position])
+    actors, critics, all_metrics = zip(*order, strict=True)
+    return torch.stack(actors), torch.stack(critics), list(all_metrics)

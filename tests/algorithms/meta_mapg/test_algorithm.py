@@ -193,3 +193,37 @@ def test_cli_trains_then_meta_tests_with_plots(ray_instance, tmp_path, capsys):
     assert (report / "adaptation_curves.png").stat().st_size > 0
     assert (report / "meta_test.json").is_file()
     assert list(report.glob("action_dynamics_MetaMAPG_*.png"))
+
+
+def test_two_learners_take_the_step_one_learner_takes(ray_instance):
+    # Each Learner replays half the chains; gathered in order, PCGrad gives every Learner the
+    # update a single Learner computes from all chains.
+    config = tiny_config(chains_per_iteration=4, validation_interval=0)
+    single = config.build_algo()
+    double = config.copy(copy_frozen=False).learners(num_learners=2).build_algo()
+    try:
+        records = single.env_runner.sample_chains(4)
+        single.learner_group._learner.update_from_chains(records)
+        expected = single.learner_group.get_weights()["default_policy"]
+        double.learner_group.set_weights({"default_policy": single_initial(single, config)})
+        double.learner_group.foreach_learner(lambda learner: learner.update_from_chains(records))
+        states = double.learner_group.foreach_learner(
+            lambda learner: learner.module["default_policy"].get_state()
+        )
+        for state in states:
+            for name, value in expected.items():
+                np.testing.assert_allclose(
+                    np.asarray(state.get()[name]), np.asarray(value), rtol=1e-5, atol=1e-7
+                )
+    finally:
+        single.stop()
+        double.stop()
+
+
+def single_initial(algorithm, config):
+    """The initial weights of a fresh algorithm built from ``config`` (same seed)."""
+    fresh = config.build_algo()
+    try:
+        return fresh.learner_group.get_weights()["default_policy"]
+    finally:
+        fresh.stop()
