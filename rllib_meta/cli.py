@@ -151,7 +151,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     algorithm_class = next(iter(classes))
     with ray_session(args.ray_address, args.ray_num_cpus, args.ray_num_nodes):
         if _own_evaluation(algorithm_class) is not None:
-            return algorithm_class.evaluate_checkpoints([info.path for info in infos], args)
+            return algorithm_class.evaluate_checkpoints(args.checkpoints, args)
         reports = [
             evaluate_checkpoint(info.path, args.episodes, not args.greedy, args.seed)
             for info in infos

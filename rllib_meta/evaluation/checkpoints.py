@@ -1,6 +1,7 @@
 """Locating and reading RLlib algorithm checkpoints without building the algorithm."""
 
 import dataclasses
+import json
 import pickle
 from pathlib import Path
 from typing import Any
@@ -51,3 +52,54 @@ def load_checkpoint_info(path: str | Path) -> CheckpointInfo:
     except (OSError, pickle.UnpicklingError, KeyError, IndexError, EOFError) as error:
         raise ConfigError(f"cannot read checkpoint {str(path)!r}: {error!r}") from None
     return CheckpointInfo(path=path, algorithm_class=algorithm_class, config=config)
+
+
+def _metric(row: dict, metric: str) -> float | None:
+    value: object = row
+    for part in metric.split("/"):
+        value = value.get(part) if isinstance(value, dict) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _trial_metric_by_iteration(trial_dir: Path, metric: str) -> dict[int, float]:
+    """``metric`` at every training iteration, from the Tune trial's ``result.json``."""
+    found: dict[int, float] = {}
+    result_file = trial_dir / "result.json"
+    if not result_file.is_file():
+        return found
+    for line in result_file.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line being written
+        value = _metric(row, metric)
+        if value is not None and isinstance(row.get("training_iteration"), int):
+            found[row["training_iteration"]] = value
+    return found
+
+
+def best_checkpoint(path: str | Path, metric: str = "validation/auc") -> tuple[Path, float | None]:
+    """The checkpoint below ``path`` with the highest ``metric`` at its training iteration
+    (model selection on validation, paper 001 App. D), with that value.
+
+    ``path`` may be a checkpoint (returned as is), a trial or an experiment directory. The
+    iteration of a checkpoint is read from its ``algorithm_state.pkl``, the metric from the
+    trial's ``result.json``; without them the newest checkpoint is returned.
+    """
+    path = Path(path).expanduser()
+    if (path / CTOR_FILE).is_file():
+        return path, None
+    scored = []
+    for checkpoint in (p.parent for p in path.glob("**/checkpoint_*/" + CTOR_FILE)):
+        try:
+            with open(checkpoint / "algorithm_state.pkl", "rb") as file:
+                iteration = pickle.load(file).get("training_iteration")
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            continue
+        value = _trial_metric_by_iteration(checkpoint.parent, metric).get(iteration)
+        if value is not None:
+            scored.append((value, iteration, checkpoint))
+    if not scored:
+        return find_checkpoint(path), None
+    value, _, checkpoint = max(scored, key=lambda item: (item[0], item[1]))
+    return checkpoint, value

@@ -2,7 +2,8 @@
 
 Algorithms with their own evaluation protocol (meta-testing along a chain of joint policies,
 say) define a classmethod ``evaluate_checkpoints(paths, args) -> int`` on their Algorithm
-class; :func:`rllib_meta.cli` hands the checkpoints to it instead.
+class; :func:`rllib_meta.cli` hands it the paths as the user gave them (checkpoints, trial or
+experiment directories) instead.
 """
 
 import dataclasses

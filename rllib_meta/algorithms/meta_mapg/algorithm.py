@@ -17,6 +17,7 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from rllib_meta.algorithms.meta_mapg.config import MetaMAPGConfig
+from rllib_meta.evaluation.checkpoints import best_checkpoint
 from rllib_meta.evaluation.meta_test import MetaTestResult, auc
 
 VALIDATION = "validation"
@@ -48,8 +49,10 @@ class MetaMAPG(Algorithm):
         self.metrics.log_value(
             (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), steps, reduce="lifetime_sum"
         )
+        # Meta-validate after the first iteration and after every `interval`-th, so that a
+        # checkpoint taken every `interval` iterations holds the parameters just validated.
         interval = self.config.validation_interval
-        if interval and self.iteration % interval == 0:
+        if interval and (self.iteration == 0 or (self.iteration + 1) % interval == 0):
             self._last_validation = self._validate()
         if self._last_validation is not None:
             for key, value in self._last_validation.items():
@@ -97,15 +100,19 @@ class MetaMAPG(Algorithm):
         return self.env_runner.meta_test(split)
 
     @classmethod
-    def evaluate_checkpoints(cls, paths: list[Path], args: argparse.Namespace) -> int:
+    def evaluate_checkpoints(cls, paths: list[str], args: argparse.Namespace) -> int:
         """``rllib evaluate``: meta-test every checkpoint (one per seed; algorithms of this
         family may be mixed) on the test personas, print a table per algorithm (mean and 95%
-        CI across its checkpoints) and write the plots (paper Figs. 2 and 9-16)."""
+        CI across its checkpoints) and write the plots (paper Figs. 2 and 9-16). A trial or
+        experiment directory stands for its checkpoint with the best validation AUC."""
         from rllib_meta.evaluation.meta_test import format_table, write_meta_test_report
 
         split = getattr(args, "split", None) or "test"
         by_algorithm: dict[str, list[MetaTestResult]] = {}
-        for path in paths:
+        for given in paths:
+            path, validation_auc = best_checkpoint(given)
+            if validation_auc is not None:
+                print(f"{given}: best validation AUC {validation_auc:.3f} at {path}")
             result = meta_test_checkpoint(path, split, args.seed)
             by_algorithm.setdefault(result.algorithm, []).append(result)
         for results in by_algorithm.values():

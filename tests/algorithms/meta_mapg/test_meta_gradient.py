@@ -232,3 +232,18 @@ def test_opponent_modeling_never_reads_the_true_personas():
     second = replay_chain(agent, chain.batches, [torch.zeros_like(peer[0])], om)
     assert first.metrics == second.metrics
     torch.testing.assert_close(first.actor_loss, second.actor_loss)
+
+
+def test_outer_estimators_differ_only_by_their_extra_terms():
+    agent = lstm_agent()
+    chain, peer = small_chain(agent)
+    gradients = {}
+    for estimator in ("dice", "theorem", "reference"):
+        losses = replay_chain(agent, chain.batches, peer, settings(MAPG, outer_estimator=estimator))
+        grads = torch.autograd.grad(losses.actor_loss, list(agent.policy.parameters()))
+        gradients[estimator] = torch.cat([g.flatten() for g in grads])
+        assert torch.isfinite(gradients[estimator]).all()
+    assert (gradients["theorem"] - gradients["dice"]).abs().max() > 1e-6
+    assert (gradients["reference"] - gradients["dice"]).abs().max() > 1e-6
+    with pytest.raises(ValueError, match="outer_estimator must be one of"):
+        replay_chain(agent, chain.batches, peer, settings(MAPG, outer_estimator="exact"))

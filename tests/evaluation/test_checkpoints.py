@@ -1,0 +1,40 @@
+"""Checkpoint discovery and model selection on validation."""
+
+import json
+import pickle
+
+import pytest
+
+from rllib_meta.errors import ConfigError
+from rllib_meta.evaluation.checkpoints import CTOR_FILE, best_checkpoint, find_checkpoint
+
+
+def fake_trial(trial, aucs_by_iteration, checkpoint_iterations):
+    trial.mkdir(parents=True)
+    rows = [{"training_iteration": i, "validation": {"auc": a}} for i, a in aucs_by_iteration]
+    (trial / "result.json").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    for index, iteration in enumerate(checkpoint_iterations):
+        checkpoint = trial / f"checkpoint_{index:06d}"
+        checkpoint.mkdir()
+        (checkpoint / CTOR_FILE).write_bytes(b"")
+        with open(checkpoint / "algorithm_state.pkl", "wb") as file:
+            pickle.dump({"training_iteration": iteration}, file)
+    return trial
+
+
+def test_best_checkpoint_is_chosen_by_validation_auc(tmp_path):
+    trial = fake_trial(tmp_path / "exp" / "trial", [(10, 0.5), (20, 0.9), (30, 0.2)], [20, 30])
+    path, auc = best_checkpoint(tmp_path / "exp")
+    assert path == trial / "checkpoint_000000" and auc == 0.9
+    assert best_checkpoint(path) == (path, None)  # a checkpoint is taken as given
+
+
+def test_without_validation_the_newest_checkpoint_is_used(tmp_path):
+    trial = fake_trial(tmp_path / "trial", [], [5, 10])
+    path, auc = best_checkpoint(trial)
+    assert auc is None and path == find_checkpoint(trial)
+
+
+def test_a_directory_without_checkpoints_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="not an RLlib algorithm checkpoint"):
+        find_checkpoint(tmp_path)
