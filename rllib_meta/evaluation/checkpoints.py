@@ -25,7 +25,7 @@ def find_checkpoint(path: str | Path) -> Path:
 
     For a trial or experiment directory the newest ``checkpoint_*`` below it is used.
     """
-    path = Path(path).expanduser()
+    path = Path(path).expanduser().resolve()  # absolute: pyarrow refuses relative URIs
     if not path.exists():
         raise ConfigError(f"checkpoint {str(path)!r} does not exist.")
     if (path / CTOR_FILE).is_file():
@@ -86,7 +86,7 @@ def best_checkpoint(path: str | Path, metric: str = "validation/auc") -> tuple[P
     iteration of a checkpoint is read from its ``algorithm_state.pkl``, the metric from the
     trial's ``result.json``; without them the newest checkpoint is returned.
     """
-    path = Path(path).expanduser()
+    path = Path(path).expanduser().resolve()  # absolute: pyarrow refuses relative URIs
     if (path / CTOR_FILE).is_file():
         return path, None
     scored = []

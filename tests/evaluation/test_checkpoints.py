@@ -38,3 +38,11 @@ def test_without_validation_the_newest_checkpoint_is_used(tmp_path):
 def test_a_directory_without_checkpoints_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="not an RLlib algorithm checkpoint"):
         find_checkpoint(tmp_path)
+
+
+def test_relative_paths_come_back_absolute(tmp_path, monkeypatch):
+    # RLlib's from_checkpoint goes through pyarrow, which refuses relative paths.
+    fake_trial(tmp_path / "trial", [(5, 0.1)], [5])
+    monkeypatch.chdir(tmp_path)
+    path, _ = best_checkpoint("trial")
+    assert path.is_absolute() and find_checkpoint("trial").is_absolute()
