@@ -93,6 +93,17 @@ class MetaMAPG(Algorithm):
         metrics = {f"agent_reward_step_{step}": float(v) for step, v in enumerate(curve)}
         return {**metrics, "auc": score, "best_auc": self._best_validation_auc}
 
+    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict:
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        state[VALIDATION] = {"last": self._last_validation, "best_auc": self._best_validation_auc}
+        return state
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        if VALIDATION in state:  # so a resumed run keeps reporting and selecting as before
+            self._last_validation = state[VALIDATION]["last"]
+            self._best_validation_auc = state[VALIDATION]["best_auc"]
+
     # -- meta-testing (rllib evaluate) -----------------------------------------------------
 
     def meta_test(self, split: str = "test") -> dict[str, np.ndarray]:

@@ -58,12 +58,14 @@ def test_checkpoint_restores_and_continues_bit_identically(ray_instance, tmp_pat
     try:
         train(original, 1)
         original.save_to_path(str(tmp_path))
+        saved_best = original._best_validation_auc
         expected = train(original, 1)
         expected_weights = weights(original)
     finally:
         original.stop()
     restored = MetaMAPG.from_checkpoint(str(tmp_path))
     try:
+        assert restored._best_validation_auc == saved_best
         assert train(restored, 1) == expected
         for name, value in weights(restored).items():
             np.testing.assert_array_equal(value, expected_weights[name])
