@@ -134,6 +134,21 @@ class MetaMAPG(Algorithm):
         return 0
 
 
+def algorithm_label(algorithm_class: type, config: MetaMAPGConfig) -> str:
+    """The class name, plus what the config switched away from that class's defaults
+    (so ablations and opponent modeling are told apart in tables and plots)."""
+    defaults = algorithm_class.get_default_config()
+    changes = []
+    if config.opponent_modeling and not defaults.opponent_modeling:
+        changes.append("opponent modeling")
+    if defaults.own_learning and not config.own_learning:
+        changes.append("no own learning")
+    if defaults.peer_learning and not config.peer_learning:
+        changes.append("no peer learning")
+    name = algorithm_class.__name__
+    return f"{name} ({', '.join(changes)})" if changes else name
+
+
 def meta_test_checkpoint(path: Path, split: str, seed: int | None) -> MetaTestResult:
     """Restore one checkpoint locally (no remote EnvRunners or Learners) and meta-test it."""
     from rllib_meta.evaluation.checkpoints import load_checkpoint_info
@@ -153,7 +168,7 @@ def meta_test_checkpoint(path: Path, split: str, seed: int | None) -> MetaTestRe
         algorithm.stop()
     return MetaTestResult(
         label=str(info.path),
-        algorithm=info.algorithm_class.__name__,
+        algorithm=algorithm_label(info.algorithm_class, info.config),
         game=game.name,
         rewards=raw["rewards"],
         action_probs=raw["action_probs"],

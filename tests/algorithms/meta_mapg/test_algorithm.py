@@ -229,3 +229,20 @@ def single_initial(algorithm, config):
         return fresh.learner_group.get_weights()["default_policy"]
     finally:
         fresh.stop()
+
+
+def test_labels_tell_ablations_apart():
+    from rllib_meta.algorithms.meta_mapg.algorithm import algorithm_label
+
+    assert algorithm_label(MetaMAPG, tiny_config()) == "MetaMAPG"
+    assert algorithm_label(MetaPG, tiny_config(MetaPG)) == "MetaPG"
+    assert algorithm_label(LOLADiCE, tiny_config(LOLADiCE)) == "LOLADiCE"
+    assert algorithm_label(MetaMAPG, tiny_config(own_learning=False)) == (
+        "MetaMAPG (no own learning)"
+    )
+    assert algorithm_label(MetaMAPG, tiny_config(opponent_modeling=True)) == (
+        "MetaMAPG (opponent modeling)"
+    )
+    assert algorithm_label(MetaMAPG, tiny_config(peer_learning=False)) == (
+        "MetaMAPG (no peer learning)"
+    )
