@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# Meta-tests the runs of experiments/meta_mapg_small.sh on the test personas (each run at its
-# checkpoint with the best validation AUC; one checkpoint per seed gives mean and 95% CI) and
-# writes tables (stdout) and plots under OUT (default docs/figures/small).
+# Meta-tests the runs of experiments/meta_mapg_small.sh on the test personas and writes tables
+# (stdout) and plots under OUT (default docs/figures/small). Every run is evaluated at its
+# final checkpoint (the same iteration count for every method; one checkpoint per seed gives
+# the mean and 95% CI across seeds). Pass experiment directories instead to select each run's
+# checkpoint by validation AUC.
 set -euo pipefail
 out=${1:-docs/figures/small}
-runs() { for tag in "$@"; do ls -d results/small/"$tag"/seed*/*/ 2>/dev/null || true; done; }
+final_checkpoints() {
+  for tag in "$@"; do
+    for trial in results/small/"$tag"/seed*/*/*/; do
+      [ -d "$trial" ] && ls -d "$trial"checkpoint_* | sort | tail -n 1
+    done
+  done
+}
 # Paper Fig. 2a/2b: IPD, cooperating and defecting test personas.
-rllib evaluate $(runs meta_mapg_ipd meta_pg_ipd lola_dice_ipd reinforce_ipd) \
+rllib evaluate $(final_checkpoints meta_mapg_ipd meta_pg_ipd lola_dice_ipd reinforce_ipd) \
   --output-dir "$out/ipd"
 # Paper Fig. 3c question: out-of-distribution test personas (our test_ood split).
-rllib evaluate $(runs meta_mapg_ipd meta_pg_ipd) --split test_ood --output-dir "$out/ipd_ood"
+rllib evaluate $(final_checkpoints meta_mapg_ipd meta_pg_ipd) --split test_ood \
+  --output-dir "$out/ipd_ood"
 # Paper Fig. 4c (ablation) and Fig. 4a (opponent modeling).
-rllib evaluate $(runs meta_mapg_ipd meta_pg_ipd meta_mapg_ipd_no_own_learning meta_mapg_ipd_om) \
-  --output-dir "$out/ipd_ablation_om"
+rllib evaluate $(final_checkpoints meta_mapg_ipd meta_pg_ipd meta_mapg_ipd_no_own_learning \
+  meta_mapg_ipd_om) --output-dir "$out/ipd_ablation_om"
 # Paper Fig. 2c: RPS.
-rllib evaluate $(runs meta_mapg_rps meta_pg_rps) --output-dir "$out/rps"
+rllib evaluate $(final_checkpoints meta_mapg_rps meta_pg_rps) --output-dir "$out/rps"
