@@ -157,10 +157,12 @@ def _flatten(
     return entries
 
 
-def _apply(config_cls: type, entries: list[tuple[str, Any, str]], pick: int) -> Any:
-    """A fresh default config with every entry applied through its builder method."""
-    config = config_cls()
-    keys = builder_keys(config_cls)
+def _apply(defaults: Any, entries: list[tuple[str, Any, str]], pick: int) -> Any:
+    """A copy of the algorithm's default config with every entry applied through its builder
+    method. (A fresh ``config_cls()`` would lose defaults that an Algorithm subclass sets in
+    ``get_default_config``, e.g. MetaPG's ``peer_learning=False``.)"""
+    config = defaults.copy(copy_frozen=False)
+    keys = builder_keys(type(defaults))
     for key, value, where in entries:
         converted = _convert(key, value, where)[pick]
         if key == "rl_module_spec":
@@ -240,9 +242,10 @@ def _validate(config: Any, source: Mapping, path: str, origin: str) -> None:
 
 
 def build_algorithm_config(
-    config_cls: type, config: Mapping, origin: str = "", path: str = "config"
+    defaults: Any, config: Mapping, origin: str = "", path: str = "config"
 ) -> tuple[Any, bool]:
-    """Validate ``config`` against ``config_cls`` and build it.
+    """Validate ``config`` against the class of ``defaults`` (the algorithm's default
+    ``AlgorithmConfig``, from ``Algorithm.get_default_config()``) and apply it to a copy.
 
     ``origin`` (e.g. ``"exp.yaml:1"``) locates errors about keys whose own position is
     unknown; ``path`` is the config's place in the experiment. Returns
@@ -250,9 +253,10 @@ def build_algorithm_config(
     input had them (ready for ``to_dict()`` as a Tune param space); validation ran on a copy
     with one example value per search space.
     """
+    config_cls = type(defaults)
     entries = _flatten(config, builder_keys(config_cls), path, origin, config_cls.__name__)
-    example = _apply(config_cls, entries, pick=1)
+    example = _apply(defaults, entries, pick=1)
     _validate(example, config, path, origin)
     if not _has_search_space(config):
         return example, False
-    return _apply(config_cls, entries, pick=0), True
+    return _apply(defaults, entries, pick=0), True

@@ -213,7 +213,7 @@ def prepare(experiment: Experiment) -> PreparedExperiment:
     _check_stop(experiment.stop, where)
     checkpoint_config_of(experiment)
     config, has_search_spaces = build_algorithm_config(
-        type(algorithm_class.get_default_config()), experiment.config, origin=where
+        algorithm_class.get_default_config(), experiment.config, origin=where
     )
     storage_path = os.path.abspath(os.path.expanduser(experiment.storage_path))
     return PreparedExperiment(

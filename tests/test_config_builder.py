@@ -11,7 +11,7 @@ from rllib_meta.yaml_loader import SourceDict
 
 
 def build(config: dict):
-    return build_algorithm_config(PPOConfig, {"env": "ipd", **config})
+    return build_algorithm_config(PPOConfig(), {"env": "ipd", **config})
 
 
 def test_keys_go_through_builder_methods(tiny_ppo_config):
@@ -49,7 +49,7 @@ def test_unknown_keys_are_refused_with_did_you_mean(config, bad, suggestion):
 def test_error_names_the_file_line_of_the_key():
     config = SourceDict({"env": "ipd", "lrr": 1}, locations={"lrr": "exp.yaml:7"})
     with pytest.raises(ConfigError, match=r"^exp\.yaml:7 .*unknown config key 'lrr'"):
-        build_algorithm_config(PPOConfig, config)
+        build_algorithm_config(PPOConfig(), config)
 
 
 def test_rllib_validation_errors_are_reported():
@@ -71,12 +71,12 @@ def test_env_config_is_checked_by_building_the_env(env_config, message):
 
 def test_unknown_env_lists_the_registered_ones():
     with pytest.raises(ConfigError, match=r"unknown environment 'ipdd'.*Did you mean 'ipd'"):
-        build_algorithm_config(PPOConfig, {"env": "ipdd"})
+        build_algorithm_config(PPOConfig(), {"env": "ipdd"})
 
 
 def test_missing_env_is_an_error():
     with pytest.raises(ConfigError, match="no environment"):
-        build_algorithm_config(PPOConfig, {"lr": 0.1})
+        build_algorithm_config(PPOConfig(), {"lr": 0.1})
 
 
 def test_bad_object_path_is_an_error():

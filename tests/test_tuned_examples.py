@@ -34,3 +34,22 @@ def test_tuned_example_validates(name):
             assert prepared.param_space["trajectories_per_step"] == {
                 "grid_search": [4, 8, 16, 32, 64]
             }
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [
+        ("meta_mapg_ipd.yaml", {"meta_gradient": "meta", "peer_learning": True}),
+        ("meta_pg_ipd.yaml", {"meta_gradient": "meta", "peer_learning": False}),
+        ("reinforce_ipd.yaml", {"meta_gradient": "reinforce", "own_learning": False}),
+        ("lola_dice_ipd.yaml", {"meta_gradient": "lola", "lookahead": 1}),
+        ("meta_mapg_ipd_om.yaml", {"opponent_modeling": True, "peer_learning": True}),
+        ("meta_mapg_ipd_no_own_learning.yaml", {"own_learning": False}),
+    ],
+)
+def test_algorithm_defaults_survive_the_yaml_path(name, settings):
+    # The Tune param space must carry each algorithm's own defaults (MetaPG, REINFORCE and
+    # LOLADiCE set theirs in get_default_config), not those of the shared config class.
+    (experiment,) = load_experiments(EXAMPLES[name])
+    space = prepare(experiment).param_space
+    assert {key: space[key] for key in settings} == settings
