@@ -13,11 +13,16 @@ once per state (a ``(S, 4 * hidden)`` table) and gathered: the same function, a 
 work.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+
+def is_state_index(observations: torch.Tensor) -> bool:
+    """Integer observations are state indices (the matrix games' one-hot observations)."""
+    return not observations.dtype.is_floating_point
 
 
 class LSTMNet(nn.Module):
@@ -31,28 +36,30 @@ class LSTMNet(nn.Module):
         self.lstm = nn.LSTM(hidden, hidden, batch_first=True)  # holds the weights only
         self.head = nn.Linear(hidden, out_dim)
 
-    def input_gates(self, observations: torch.Tensor) -> torch.Tensor:
-        """The LSTM's input contribution ``W_ih relu(encoder(x)) + b``: ``(B, T, 4 * hidden)``."""
+    def state_gates(self) -> torch.Tensor:
+        """The LSTM's input contribution ``W_ih relu(encoder(x)) + b`` for every one-hot state
+        ``x``: ``(S, 4 * hidden)`` (a Linear layer applied to one-hot ``s`` is column ``s``)."""
+        embedded = F.relu(self.encoder.weight.t() + self.encoder.bias)
         bias = self.lstm.bias_ih_l0 + self.lstm.bias_hh_l0
-        if observations.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8):
-            # One-hot inputs: Linear(one_hot(s)) is column s of the weight, so build the
-            # per-state table once and gather it.
-            embedded = F.relu(self.encoder.weight.t() + self.encoder.bias)
-            table = torch.addmm(bias, embedded, self.lstm.weight_ih_l0.t())
-            return table[observations.long()]
-        embedded = F.relu(self.encoder(observations))
-        return embedded @ self.lstm.weight_ih_l0.t() + bias
+        return torch.addmm(bias, embedded, self.lstm.weight_ih_l0.t())
+
+    def _input_gates_per_step(self, observations: torch.Tensor) -> Iterable[torch.Tensor]:
+        """The input contribution at each time step of ``(B, T)`` state indices or ``(B, T, D)``
+        features. For indices, one small gather per step from :meth:`state_gates`."""
+        if is_state_index(observations):
+            table = self.state_gates()
+            return (table[states] for states in observations.long().unbind(1))
+        bias = self.lstm.bias_ih_l0 + self.lstm.bias_hh_l0
+        gates = F.relu(self.encoder(observations)) @ self.lstm.weight_ih_l0.t() + bias
+        # unbind, not indexing: the backward of T slices would build T full-size gradients.
+        return gates.unbind(1)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         """Outputs for whole trajectories from a zero initial state: ``(B, T, out)``."""
-        gates_x = self.input_gates(observations)
-        batch = gates_x.shape[0]
-        h = gates_x.new_zeros(batch, self.hidden)
-        c = gates_x.new_zeros(batch, self.hidden)
+        h, c = self.initial_state(observations.shape[0])
         weight_hh_t = self.lstm.weight_hh_l0.t()
         outputs = []
-        # unbind, not indexing: the backward of T slices would build T full-size gradients.
-        for gates_t in gates_x.unbind(1):
+        for gates_t in self._input_gates_per_step(observations):
             h, c = self._cell(gates_t, h, c, weight_hh_t)
             outputs.append(h)
         return self.head(torch.stack(outputs, 1))
@@ -61,20 +68,17 @@ class LSTMNet(nn.Module):
         zeros = self.head.weight.new_zeros(batch, self.hidden)
         return zeros, zeros.clone()
 
-    def stepper(self, num_states: int | None = None) -> Callable:
-        """A one-step function ``(observation, state) -> (output, state)`` for sampling.
-
-        With ``num_states`` (state-index observations) the input gates of every state are
-        computed once here instead of at every step.
-        """
+    def stepper(self) -> Callable:
+        """A one-step function ``(observation, state) -> (output, state)`` for sampling, the
+        per-state input gates computed once (state-index observations)."""
         weight_hh_t = self.lstm.weight_hh_l0.t()
-        table = None if num_states is None else self.input_gates(torch.arange(num_states))
+        table = self.state_gates()
 
         def step(observation: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
-            if table is not None:
+            if is_state_index(observation):
                 gates_x = table[observation.long()]
             else:
-                gates_x = self.input_gates(observation.unsqueeze(1)).squeeze(1)
+                gates_x = next(iter(self._input_gates_per_step(observation.unsqueeze(1))))
             h, c = self._cell(gates_x, *state, weight_hh_t)
             return self.head(h), (h, c)
 
@@ -105,7 +109,7 @@ class TabularPolicy(nn.Module):
     def initial_state(self, batch: int) -> None:
         return None
 
-    def stepper(self, num_states: int | None = None) -> Callable:
+    def stepper(self) -> Callable:
         return lambda states, state: (self(states), None)
 
 

@@ -33,7 +33,7 @@ def sample_trajectories(
     """K = ``game.batch_size`` trajectories of the meta-agent (player 0, ``policy`` with a
     ``stepper``) against tabular peers (players 1..n-1)."""
     observed = game.reset()
-    step_policy = policy.stepper(game.num_states)
+    step_policy = policy.stepper()
     lstm_state = policy.initial_state(game.batch_size)
     peer_probs = torch.stack([torch.softmax(logits, -1) for logits in peer_logits])  # (P, S, A)
     states, actions, rewards = [], [], []
