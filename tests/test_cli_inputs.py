@@ -148,3 +148,14 @@ def test_console_scripts_are_installed(script):
     )
     assert result.returncode == EXIT_BAD_INPUT, result.stderr
     assert f"{script}: error:" in result.stderr
+
+
+def test_meta_mapg_family_shares_one_evaluation_protocol():
+    from ray.rllib.algorithms.ppo import PPO
+
+    from rllib_meta.algorithms.meta_mapg.algorithm import REINFORCE, LOLADiCE, MetaMAPG, MetaPG
+    from rllib_meta.cli import _own_evaluation
+
+    protocols = {_own_evaluation(cls) for cls in (MetaMAPG, MetaPG, LOLADiCE, REINFORCE)}
+    assert len(protocols) == 1 and None not in protocols
+    assert _own_evaluation(PPO) is None
