@@ -19,8 +19,13 @@ rllib evaluate $(final_checkpoints meta_mapg_ipd meta_pg_ipd lola_dice_ipd reinf
 # Paper Fig. 3c question: out-of-distribution test personas (our test_ood split).
 rllib evaluate $(final_checkpoints meta_mapg_ipd meta_pg_ipd) --split test_ood \
   --output-dir "$out/ipd_ood"
-# Paper Fig. 4c (ablation) and Fig. 4a (opponent modeling).
-rllib evaluate $(final_checkpoints meta_mapg_ipd meta_pg_ipd meta_mapg_ipd_no_own_learning \
-  meta_mapg_ipd_om) --output-dir "$out/ipd_ablation_om"
+# Paper Fig. 4c (ablation) and Fig. 4a (opponent modeling): the 300-iteration runs against
+# Meta-MAPG and Meta-PG at iteration 300 (checkpoint_000011: every 25 iterations from 25).
+at_iteration_300() {
+  for tag in "$@"; do ls -d results/small/"$tag"/seed*/*/*/checkpoint_000011 2>/dev/null || true; done
+}
+rllib evaluate $(at_iteration_300 meta_mapg_ipd meta_pg_ipd) \
+  $(final_checkpoints meta_mapg_ipd_no_own_learning meta_mapg_ipd_om) \
+  --output-dir "$out/ipd_ablation_om_300"
 # Paper Fig. 2c: RPS.
 rllib evaluate $(final_checkpoints meta_mapg_rps meta_pg_rps) --output-dir "$out/rps"
