@@ -116,7 +116,8 @@ class MetaMAPGConfig(AlgorithmConfig):
         """Meta-MAPG settings (see the class attributes for their meaning and defaults).
 
         ``outer_estimator``: "dice" (default), "theorem" or "reference" (objectives.py);
-        ``meta_gradient``: "meta" (Eq. 6) or "reinforce" (the REINFORCE baseline);
+        ``meta_gradient``: "meta" (Eq. 6), "reinforce" or "lola" (the baselines' objectives
+        on the first trajectories);
         ``own_learning`` / ``peer_learning`` switch Eq. 6's terms (Meta-PG: peer off;
         the "no own learning" ablation: own off); ``opponent_modeling`` infers the peers'
         parameters from their actions (App. B); ``lookahead`` > 0 makes the meta-agent's
@@ -160,8 +161,9 @@ class MetaMAPGConfig(AlgorithmConfig):
             self._check_int(name, minimum=0)
         self._check_int("hidden_size", minimum=1)
         for name in ("actor_lr", "critic_lr", "adam_eps", "peer_learning_rate"):
-            if not float(getattr(self, name)) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}.")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"{name} must be a number > 0, got {value!r}.")
         if not 0.0 <= self.gae_lambda <= 1.0 or not 0.0 <= self.gamma <= 1.0:
             raise ValueError(
                 f"gamma and gae_lambda must lie in [0, 1], got {self.gamma}, {self.gae_lambda}."
