@@ -31,9 +31,5 @@ class MetaAgent(nn.Module):
         """The policy parameters as a dict (the functional form the chain unrolls)."""
         return dict(self.policy.named_parameters())
 
-    def actor_parameters(self) -> list[nn.Parameter]:
-        """What the actor optimizer updates: the policy and the inner learning rates."""
-        return [*self.policy.parameters(), self.inner_learning_rates]
-
     def values(self, states: torch.Tensor) -> torch.Tensor:
         return self.value(states).squeeze(-1)
