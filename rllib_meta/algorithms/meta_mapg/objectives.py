@@ -100,17 +100,31 @@ def state_features(states: torch.Tensor, num_states: int, dtype: torch.dtype) ->
     return F.one_hot(states.long(), num_states).to(dtype)
 
 
-def inner_objectives(
-    log_probs: StepLogProbs, batch: TrajectoryBatch, num_states: int, gamma: float
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Each agent's inner-loop DiCE objective (Eq. 4) with its linear feature baseline."""
+def player_objectives(
+    log_probs: StepLogProbs,
+    batch: TrajectoryBatch,
+    num_states: int,
+    gamma: float,
+    players: range | None = None,
+) -> list[torch.Tensor]:
+    """The inner-loop DiCE objectives (Eq. 4), each with its linear feature baseline, of
+    ``players`` (default: all; player 0 is the meta-agent)."""
     joint = log_probs.joint
     features = state_features(batch.states, num_states, batch.rewards.dtype)
     objectives = []
-    for rewards in batch.rewards:
+    for player in players if players is not None else range(len(batch.rewards)):
+        rewards = batch.rewards[player]
         baseline = linear_feature_baseline(features, discounted_returns(rewards, gamma))
         objectives.append(dice_objective(joint, rewards, gamma, baseline=baseline))
-    return objectives[0], objectives[1:]
+    return objectives
+
+
+def inner_objectives(
+    log_probs: StepLogProbs, batch: TrajectoryBatch, num_states: int, gamma: float
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Each agent's inner-loop DiCE objective: the meta-agent's, then the peers'."""
+    agent, *peers = player_objectives(log_probs, batch, num_states, gamma)
+    return agent, peers
 
 
 def lookahead_peers(
@@ -128,7 +142,9 @@ def lookahead_peers(
     peers = list(peer_logits)
     for _ in range(steps):
         log_probs = batch_log_probs(policy, agent_params, peers, batch)
-        _, objectives = inner_objectives(log_probs, batch, num_states, gamma)
+        objectives = player_objectives(
+            log_probs, batch, num_states, gamma, range(1, len(batch.rewards))
+        )
         peers = [
             logits + peer_learning_rate * torch.autograd.grad(obj, logits, create_graph=True)[0]
             for logits, obj in zip(peers, objectives, strict=True)
@@ -165,7 +181,7 @@ def chain_step_objectives(
             lookahead,
         )
         shaped = batch_log_probs(policy, agent_params, ahead, batch)
-        agent_objective = inner_objectives(shaped, batch, num_states, gamma)[0]
+        (agent_objective,) = player_objectives(shaped, batch, num_states, gamma, range(1))
     return agent_objective, peer_objectives, log_probs
 
 
