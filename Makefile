@@ -34,6 +34,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/matrix_throughput.py
 	$(BIN)/python benchmarks/meta_mapg_iteration.py
+	$(BIN)/python benchmarks/meva_outer_loop.py
 
 clean:
 	rm -rf $(VENV) $(RESULTS) .pytest_cache .ruff_cache *.egg-info

@@ -119,3 +119,12 @@ def test_cola_consistency_loss_is_zero_for_the_exact_consistent_update_and_falls
     # c = 1 - a d and d = 2 a c: c = 1 / (1 + 2 a^2), d = 2 a / (1 + 2 a^2).
     assert c == pytest.approx(1 / (1 + 2 * ALPHA**2), abs=1e-4)
     assert d == pytest.approx(2 * ALPHA / (1 + 2 * ALPHA**2), abs=1e-4)
+
+
+@pytest.mark.parametrize("game", [LogisticGame(), ExactIPD(), BilinearZeroSum()], ids=str)
+def test_batched_backward_equals_one_backward_per_player(game):
+    x = game.initial_policies(7, torch.Generator().manual_seed(0)).double()
+    fast = simultaneous_gradient(game.values, x)
+    per_player = simultaneous_gradient(game.values, x, create_graph=True)
+    assert not fast.requires_grad and per_player.requires_grad
+    assert torch.allclose(fast, per_player)
