@@ -145,40 +145,49 @@ def evaluate_logistic(learned: list[LearnedRule], output_dir: Path) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def ipd_panels(game: ExactIPD, rule_field_at: Callable[[float], Field], values, seed: int) -> dict:
+def ipd_panels(
+    game: ExactIPD,
+    self_play_at: Callable[[float], Field],
+    vs_naive_at: Callable[[float], Field],
+    values,
+    seed: int,
+) -> dict:
     """Fig. 3's three panels for a rule parametrised by ``value`` (gamma or alpha).
 
-    Returns per value: ``self_play`` (both follow the rule), ``best_response`` (player 0 frozen
-    at its self-play policy, a fresh naive player 1 trained against it) and ``vs_naive``
-    (player 0 follows the rule, player 1 naive), each the mean objective of both players.
+    Returns per value: ``self_play`` (both follow ``self_play_at(value)``), ``best_response``
+    (player 0 frozen at its self-play policy, a fresh naive player 1 trained against it) and
+    ``vs_naive`` (``vs_naive_at(value)``: player 0 follows the rule, player 1 naive), each
+    both players' mean objective.
     """
     naive = model_free_field(game, RuleSpec("naive"))
     generator = torch.Generator().manual_seed(seed)
     panels: dict[str, dict[str, list[float]]] = {"self_play": {}, "best_response": {}}
     panels["vs_naive"] = {}
     for value in values:
-        field = rule_field_at(value)
         start = game.initial_policies(IPD_PAIRS, generator)
-        trained = run_field(start, field, IPD_STEPS, IPD_LR)[-1]
+        trained = run_field(start, self_play_at(value), IPD_STEPS, IPD_LR)[-1]
         fresh = game.initial_policies(IPD_PAIRS, generator)
         challenger = torch.stack([trained[:, 0], fresh[:, 1]], dim=1)
         best = run_field(challenger, frozen_first(naive), IPD_BEST_RESPONSE_STEPS, IPD_LR)[-1]
-        shaped = run_field(start, mixed_field(field, naive), IPD_STEPS, IPD_LR)[-1]
+        shaped = run_field(start, vs_naive_at(value), IPD_STEPS, IPD_LR)[-1]
         for panel, x in (("self_play", trained), ("best_response", best), ("vs_naive", shaped)):
             panels[panel][f"{value:g}"] = game.values(x).mean(0).tolist()
     return panels
 
 
+def lola_field_at(game: DifferentiableGame, alpha: float) -> Field:
+    """LOLA with look-ahead ``alpha``; ``alpha = 0`` is naive learning."""
+    return model_free_field(game, RuleSpec("lola", alpha) if alpha else RuleSpec("naive"))
+
+
 def evaluate_ipd(learned: list[LearnedRule], output_dir: Path, seed: int) -> dict:
     game = ExactIPD()
+    naive = model_free_field(game, RuleSpec("naive"))
     results = {
         "LOLA": ipd_panels(
             game,
-            lambda alpha: (
-                model_free_field(game, RuleSpec("lola", alpha))
-                if alpha
-                else model_free_field(game, RuleSpec("naive"))
-            ),
+            lambda alpha: lola_field_at(game, alpha),
+            lambda alpha: mixed_field(lola_field_at(game, alpha), naive),
             IPD_LOOKAHEAD_RATES,
             seed,
         )
@@ -186,9 +195,12 @@ def evaluate_ipd(learned: list[LearnedRule], output_dir: Path, seed: int) -> dic
     for rule in learned:
         if rule.rule != "meva":
             continue
+        # Against a naive learner the model is told so: gamma = (gamma, 0), under which player
+        # 1's MeVa update is exactly the naive one (paper section 5.2).
         results[rule.label] = ipd_panels(
             game,
             lambda gamma, rule=rule: learned_field(game, rule, gamma),
+            lambda gamma, rule=rule: learned_field(game, rule, (gamma, 0.0)),
             IPD_GAMMAS,
             seed,
         )
