@@ -13,6 +13,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 import envs
+from rllib_meta.algorithms.checks import check_choice, check_int, check_number
 from rllib_meta.algorithms.meta_value.rules import MODEL_RULES, RULES
 
 SUPPORTED_ENVS = ("logistic_game", "ipd_exact", "zero_sum_bilinear")
@@ -125,21 +126,21 @@ class LearningRuleConfig(AlgorithmConfig):
 
     def validate(self) -> None:
         super().validate()
-        _check_choice("env", self.env, SUPPORTED_ENVS)
-        _check_choice("rule", self.rule, RULES)
+        check_choice("env", self.env, SUPPORTED_ENVS)
+        check_choice("rule", self.rule, RULES)
         for name in ("policy_pairs", "horizon", "stride", "strides_per_iteration"):
-            _check_int(name, getattr(self, name), minimum=1)
+            check_int(name, getattr(self, name), minimum=1)
         for name in ("num_quantiles", "hidden_size"):
-            _check_int(name, getattr(self, name), minimum=1)
-        _check_int("hola_order", self.hola_order, minimum=1)
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("hola_order", self.hola_order, minimum=1)
         for name in ("policy_lr", "lr"):
-            _check_number(name, getattr(self, name), low=0.0, low_open=True)
-        _check_number("lookahead_rate", self.lookahead_rate, low=0.0)
-        _check_number("weight_decay", self.weight_decay, low=0.0)
+            check_number(name, getattr(self, name), low=0.0, low_open=True)
+        check_number("lookahead_rate", self.lookahead_rate, low=0.0)
+        check_number("weight_decay", self.weight_decay, low=0.0)
         for name in ("td_lambda", "target_inertia", "exploration_flip_prob"):
-            _check_number(name, getattr(self, name), low=0.0, high=1.0)
+            check_number(name, getattr(self, name), low=0.0, high=1.0)
         if self.meta_gamma is not None:
-            _check_number("meta_gamma", self.meta_gamma, low=0.0, high=1.0)
+            check_number("meta_gamma", self.meta_gamma, low=0.0, high=1.0)
         if self.num_learners > 1:
             raise ValueError(
                 f"num_learners={self.num_learners}: the learning-rule models are small and "
@@ -155,30 +156,3 @@ class LearningRuleConfig(AlgorithmConfig):
                 f"rule {self.rule!r} shares one model between both players, which needs a "
                 f"symmetric game (f_1(a, b) = f_2(b, a)); {self.env!r} is not."
             )
-
-
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}.")
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-
-
-def _check_number(
-    name: str,
-    value: Any,
-    low: float,
-    high: float | None = None,
-    low_open: bool = False,
-) -> None:
-    """``value`` must be a real number in ``[low, high]`` (``(low, ...`` if ``low_open``)."""
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    too_low = is_number and (value <= low if low_open else value < low)
-    too_high = is_number and high is not None and value > high
-    if not is_number or too_low or too_high:
-        left = "(" if low_open else "["
-        right = f"{high}]" if high is not None else "inf)"
-        raise ValueError(f"{name} must be a number in {left}{low}, {right}, got {value!r}.")
