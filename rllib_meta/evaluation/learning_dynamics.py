@@ -291,13 +291,13 @@ def format_ipd(results: dict) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _grid_axes(count: int, size: float = 2.2):
+def _grid_axes(count: int, size: float = 2.2, columns: int = 5):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    columns = min(count, 5)
+    columns = min(count, columns)
     rows = -(-count // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False)
     for axis in axes.flat[count:]:
@@ -339,7 +339,7 @@ def _plot_trajectories(trajectories: dict[str, np.ndarray], path: Path) -> None:
 
 
 def _plot_ipd(results: dict, path: Path) -> None:
-    plt, figure, axes = _grid_axes(3 * len(results), size=3.0)
+    plt, figure, axes = _grid_axes(3 * len(results), size=3.0, columns=3)  # a row per rule
     titles = {"self_play": "both follow the rule", "best_response": "naive best response"}
     titles["vs_naive"] = "rule (player 0) vs naive (player 1)"
     panels = [(rule, panel) for rule in results for panel in titles]
