@@ -195,7 +195,7 @@ class BatchedParticleWorld:
 
     def observation_shapes(self) -> dict[str, tuple[int, ...]]:
         """Per-agent shape of each observation entry."""
-        shapes = {key: value.shape for key, value in self._templates.items()}
+        shapes = {key: value.shape[1:] for key, value in self._templates.items()}  # drop N
         shapes["others"] = (self.num_others, len(AGENT_FEATURES))
         return {key: shapes[key] for key in OBS_KEYS}
 
