@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from PIL import Image
 from pettingzoo.test import parallel_api_test
+from PIL import Image
 
 import envs
 from envs.particle import AGENT_FEATURES, LANDMARK_FEATURES, BatchedParticleWorld
