@@ -34,6 +34,8 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/matrix_throughput.py
 	$(BIN)/python benchmarks/meta_mapg_iteration.py
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	$(BIN)/python benchmarks/particle_throughput.py
 
 clean:
 	rm -rf $(VENV) $(RESULTS) .pytest_cache .ruff_cache *.egg-info

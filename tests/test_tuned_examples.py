@@ -29,7 +29,7 @@ def test_the_issue_examples_exist():
 def test_tuned_example_validates(name):
     for experiment in load_experiments(EXAMPLES[name]):
         prepared = prepare(experiment)
-        assert prepared.param_space["env"] in ("ipd", "rps")
+        assert prepared.param_space["env"] in ("ipd", "rps", "resource_occupation")
         if name == "meta_mapg_ipd_k_sweep.yaml":
             assert prepared.param_space["trajectories_per_step"] == {
                 "grid_search": [4, 8, 16, 32, 64]

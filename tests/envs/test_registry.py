@@ -16,7 +16,16 @@ COMMON_KEYS = {"reward_offset", "reward_scale", "own_first_observation", "render
 
 
 def test_env_names_sorted() -> None:
-    assert env_names() == ["battle_of_sexes", "ipd", "ipd_lola", "matrix_game", "rps"]
+    assert env_names() == [
+        "battle_of_sexes",
+        "ipd",
+        "ipd_lola",
+        "matrix_game",
+        "pacman_world",
+        "resource_occupation",
+        "rps",
+        "treasure_collection",
+    ]
 
 
 def test_config_keys_and_defaults() -> None:
