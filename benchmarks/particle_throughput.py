@@ -189,7 +189,8 @@ def main() -> None:
     print(f"Agent-steps/s, one CPU thread, median of {args.repeats} runs of ~{args.seconds} s")
     print(f"{'path':<44}{'N':>4}{'B':>6}{'agent-steps/s':>16}{'x mpe2':>10}")
     for n in populations:
-        print(f"{'mpe2 simple_spread_v3 (PettingZoo)':<44}{n:>4}{1:>6}{baseline[n]:>16,.0f}{1:>10.1f}")
+        row = f"{'mpe2 simple_spread_v3 (PettingZoo)':<44}{n:>4}{1:>6}{baseline[n]:>16,.0f}"
+        print(f"{row}{1:>10.1f}")
         ours = measure(parallel_env_runner(ParticleEnv(spread(n))))
         row = f"{'ours spread-like, PettingZoo env':<44}{n:>4}{1:>6}{ours:>16,.0f}"
         print(f"{row}{ours / baseline[n]:>10.1f}")

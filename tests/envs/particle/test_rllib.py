@@ -100,4 +100,6 @@ def test_ppo_resource_occupation_smoke_training_return_rises(ray_instance, tmp_p
     assert code == 0, out
     returns = [float(r) for r in re.findall(r"iter \d+ \| env steps \d+ \| return (-?[\d.]+)", out)]
     assert len(returns) == 5, out
-    assert max(returns[-2:]) > returns[0], returns
+    # Iteration 1 samples the untrained policy; the reported return is RLlib's running mean over
+    # the last 100 episodes, which damps both the rise and the noise (about +/-3 here).
+    assert np.mean(returns[-2:]) > returns[0] + 2.0, returns
