@@ -129,6 +129,28 @@ def _build_pacman(num_pacman: int, num_ghosts: int, num_food: int, **common: Any
     return ParticleEnv(pacman_world(num_pacman, num_ghosts, num_food), **common)
 
 
+def _build_logistic_game(horizon: int, max_step: float) -> ParallelEnv:
+    # Imported here: the differentiable games need torch, which `import envs` should not load.
+    from envs.differentiable.games import LogisticGame
+    from envs.differentiable.learning_env import LearningGameEnv
+
+    return LearningGameEnv(LogisticGame(), horizon, max_step)
+
+
+def _build_ipd_exact(horizon: int, max_step: float, discount: float) -> ParallelEnv:
+    from envs.differentiable.games import ExactIPD
+    from envs.differentiable.learning_env import LearningGameEnv
+
+    return LearningGameEnv(ExactIPD(discount), horizon, max_step)
+
+
+def _build_zero_sum_bilinear(horizon: int, max_step: float) -> ParallelEnv:
+    from envs.differentiable.games import BilinearZeroSum
+    from envs.differentiable.learning_env import LearningGameEnv
+
+    return LearningGameEnv(BilinearZeroSum(), horizon, max_step)
+
+
 _REGISTRY: dict[str, EnvSpec] = {
     "ipd": EnvSpec(
         _build_ipd,
@@ -170,6 +192,24 @@ _REGISTRY: dict[str, EnvSpec] = {
         _build_pacman,
         {"num_pacman": 4, "num_ghosts": 2, "num_food": 20, **_PARTICLE_DEFAULTS},
         "Pac-Man vs ghosts, (4,2)/(6,3)/(8,4) (+(2,8) eval), EPC grassland rules (paper 002, E.1)",
+    ),
+    "logistic_game": EnvSpec(
+        _build_logistic_game,
+        {"horizon": 50, "max_step": 1.0},
+        "Learning game of the Logistic Game: state x, action dx, reward f(x + dx) (paper 004, "
+        "Eq. 8 and section 3.2)",
+    ),
+    "ipd_exact": EnvSpec(
+        _build_ipd_exact,
+        {"horizon": 100, "max_step": 1.0, "discount": 0.96},
+        "Learning game of LOLA's exact IPD, 5 memory-one logits per player, normalised "
+        "discounted value (paper 004, sections 3.2 and 5.2)",
+    ),
+    "zero_sum_bilinear": EnvSpec(
+        _build_zero_sum_bilinear,
+        {"horizon": 50, "max_step": 1.0},
+        "Learning game of the bilinear zero-sum game f_1 = x_1 x_2 = -f_2 (paper 000, "
+        "Appendix C; paper 004, section 3.2)",
     ),
 }
 

@@ -44,6 +44,12 @@ def progress_line(trial_id: str, result: Mapping) -> str:
         if step_keys:
             first, last = meta[step_keys[0]], meta[step_keys[-1]]
             parts.append(f"agent reward/step phi_0 {first:.3f} phi_L {last:.3f}")
+    pairs = result.get("policy_pairs")
+    if isinstance(pairs, Mapping):  # learning rules on differentiable games (paper 004)
+        returns = [pairs[k] for k in sorted(pairs) if k.startswith("return_player_")]
+        parts.append("returns " + " ".join(f"{value:.3f}" for value in returns))
+        if "model_loss" in pairs:
+            parts.append(f"model loss {pairs['model_loss']:.4f}")
     validation_auc = _lookup(result, "validation/auc")
     if isinstance(validation_auc, int | float):
         parts.append(f"validation AUC {validation_auc:.3f}")

@@ -2,6 +2,7 @@
 
 import pytest
 
+import envs
 from rllib_meta.experiment import load_experiments, prepare
 from rllib_meta.tuned_examples import tuned_examples
 
@@ -21,6 +22,12 @@ def test_the_issue_examples_exist():
         "meta_mapg_rps_3p.yaml",
         "meta_mapg_ipd_om.yaml",
         "meta_mapg_ipd_k_sweep.yaml",
+        "meva_logistic.yaml",
+        "meva_ipd.yaml",
+        "lola_logistic.yaml",
+        "cola_logistic.yaml",
+        "naive_ipd.yaml",
+        "meva_logistic_gamma_sweep.yaml",
     }
     assert expected <= set(EXAMPLES)
 
@@ -29,7 +36,7 @@ def test_the_issue_examples_exist():
 def test_tuned_example_validates(name):
     for experiment in load_experiments(EXAMPLES[name]):
         prepared = prepare(experiment)
-        assert prepared.param_space["env"] in ("ipd", "rps", "resource_occupation")
+        assert prepared.param_space["env"] in envs.env_names()
         if name == "meta_mapg_ipd_k_sweep.yaml":
             assert prepared.param_space["trajectories_per_step"] == {
                 "grid_search": [4, 8, 16, 32, 64]
@@ -45,6 +52,10 @@ def test_tuned_example_validates(name):
         ("lola_dice_ipd.yaml", {"meta_gradient": "lola", "lookahead": 1}),
         ("meta_mapg_ipd_om.yaml", {"opponent_modeling": True, "peer_learning": True}),
         ("meta_mapg_ipd_no_own_learning.yaml", {"own_learning": False}),
+        ("meva_ipd.yaml", {"rule": "meva", "exploration_flip_prob": 0.0625}),
+        ("cola_logistic.yaml", {"rule": "cola"}),
+        ("lola_logistic.yaml", {"rule": "lola"}),
+        ("naive_ipd.yaml", {"rule": "naive"}),
     ],
 )
 def test_algorithm_defaults_survive_the_yaml_path(name, settings):

@@ -6,10 +6,16 @@ every row with Ray Tune.
 """
 
 _META_MAPG = "rllib_meta.algorithms.meta_mapg.algorithm"
+_META_VALUE = "rllib_meta.algorithms.meta_value.algorithm"
 
 ALGORITHMS: dict[str, str] = {
     "MetaMAPG": f"{_META_MAPG}:MetaMAPG",
     "MetaPG": f"{_META_MAPG}:MetaPG",
     "REINFORCE": f"{_META_MAPG}:REINFORCE",
     "LOLADiCE": f"{_META_MAPG}:LOLADiCE",
+    "MeVa": f"{_META_VALUE}:MeVa",
+    "COLA": f"{_META_VALUE}:COLA",
+    "LOLA": f"{_META_VALUE}:LOLA",
+    "HOLA": f"{_META_VALUE}:HOLA",
+    "NaiveLearning": f"{_META_VALUE}:NaiveLearning",
 }

@@ -19,12 +19,15 @@ def test_env_names_sorted() -> None:
     assert env_names() == [
         "battle_of_sexes",
         "ipd",
+        "ipd_exact",
         "ipd_lola",
+        "logistic_game",
         "matrix_game",
         "pacman_world",
         "resource_occupation",
         "rps",
         "treasure_collection",
+        "zero_sum_bilinear",
     ]
 
 

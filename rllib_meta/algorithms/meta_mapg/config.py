@@ -12,6 +12,7 @@ from typing import Any
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
+from rllib_meta.algorithms.checks import check_choice, check_int
 from rllib_meta.algorithms.meta_mapg.meta_gradient import META_GRADIENTS
 from rllib_meta.algorithms.meta_mapg.objectives import OUTER_ESTIMATORS
 
@@ -150,16 +151,16 @@ class MetaMAPGConfig(AlgorithmConfig):
 
     def validate(self) -> None:
         super().validate()
-        self._check_choice("env", self.env, SUPPORTED_ENVS)
-        self._check_choice("outer_estimator", self.outer_estimator, OUTER_ESTIMATORS)
-        self._check_choice("meta_gradient", self.meta_gradient, META_GRADIENTS)
-        self._check_choice("train_split", self.train_split, SPLITS)
-        self._check_choice("validation_split", self.validation_split, SPLITS)
+        check_choice("env", self.env, SUPPORTED_ENVS)
+        check_choice("outer_estimator", self.outer_estimator, OUTER_ESTIMATORS)
+        check_choice("meta_gradient", self.meta_gradient, META_GRADIENTS)
+        check_choice("train_split", self.train_split, SPLITS)
+        check_choice("validation_split", self.validation_split, SPLITS)
         for name in ("chain_length", "trajectories_per_step", "chains_per_iteration"):
-            self._check_int(name, minimum=1)
+            check_int(name, getattr(self, name), minimum=1)
         for name in ("validation_interval", "validation_chains", "lookahead"):
-            self._check_int(name, minimum=0)
-        self._check_int("hidden_size", minimum=1)
+            check_int(name, getattr(self, name), minimum=0)
+        check_int("hidden_size", self.hidden_size, minimum=1)
         for name in ("actor_lr", "critic_lr", "adam_eps", "peer_learning_rate"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
@@ -180,12 +181,3 @@ class MetaMAPGConfig(AlgorithmConfig):
                 f"num_learners={self.num_learners} exceeds chains_per_iteration="
                 f"{self.chains_per_iteration}: every Learner needs at least one chain."
             )
-
-    def _check_choice(self, name: str, value: Any, allowed: tuple[str, ...]) -> None:
-        if value not in allowed:
-            raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}.")
-
-    def _check_int(self, name: str, minimum: int) -> None:
-        value = getattr(self, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")

@@ -1,0 +1,210 @@
+"""``PolicyPairEnvRunner``: generates optimisation trajectories of policy pairs (paper 004).
+
+The runner holds a batch of joint policies (its share of ``policy_pairs``) that follow the
+configured learning rule and restart from the game's initial distribution every ``horizon``
+steps. One ``sample()`` is one stride of ``k`` steps (Algorithm 1):
+
+* naive / LOLA / HOLA / COLA: the pairs take ``k`` steps of their rule; the visited joint
+  policies are returned (COLA's Learner fits its consistency loss on them; COLA pairs draw their
+  look-ahead rate ``alpha ~ U[0, lookahead_rate]`` at each restart, the model's condition);
+* MeVa: the pairs form the *exploratory* trajectory (perturbed model, its own gammas, section
+  4.3); from its current point a ``k``-step on-policy rollout with the unperturbed model and
+  fresh gammas is returned for the TD targets, then the exploratory trajectory advances ``k``
+  steps. Deviation from Algorithm 1 as printed, which advances the exploratory trajectory before
+  the first rollout: here the first rollout starts at the initial point, so with ``T = k`` (the
+  Logistic Game setting) the initial region is trained on too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import ray
+import torch
+from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
+from ray.rllib.env import INPUT_ENV_SPACES
+from ray.rllib.env.env_runner import EnvRunner
+from ray.rllib.utils.checkpoints import Checkpointable
+
+import envs
+from rllib_meta.algorithms.meta_value.rl_module import LearningRuleModule
+from rllib_meta.algorithms.meta_value.rules import RuleSpec, meta_value_objective, rule_field
+from rllib_meta.core.learning_rules import learning_step, simultaneous_gradient
+
+RNG_STATE = "rng_state"
+
+
+@dataclass
+class PolicyPairs:
+    """The runner's trajectory: joint policies ``x`` ``(B, 2, n)``, steps since the restart,
+    the per-pair condition (MeVa: gamma per player; COLA: alpha) and MeVa's exploration signs."""
+
+    x: torch.Tensor
+    step: int
+    condition: torch.Tensor | None
+    signs: torch.Tensor | None
+
+
+def share_of(total: int, runners: int, worker_index: int) -> int:
+    """EnvRunner ``worker_index``'s share of ``total`` pairs (the local runner, index 0, takes
+    everything when there are no remote runners)."""
+    if runners == 0:
+        return total
+    index = worker_index - 1
+    return total // runners + (index < total % runners)
+
+
+class PolicyPairEnvRunner(EnvRunner, Checkpointable):
+    """Optimisation-trajectory sampler for the differentiable games."""
+
+    def __init__(self, *, config, **kwargs):
+        super().__init__(config=config, **kwargs)
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+        self.env = envs.make(config.env, **dict(config.env_config))
+        self.game = self.env.game
+        spec = config.get_rl_module_spec(spaces=self.get_spaces(), inference_only=False)
+        self.module: LearningRuleModule = spec.build()
+        self.rule = RuleSpec(config.rule, float(config.lookahead_rate), int(config.hola_order))
+        self.num_pairs = share_of(config.policy_pairs, config.num_env_runners, self.worker_index)
+        seed = self._seed if self._seed is not None else int(np.random.SeedSequence().entropy)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.pairs = self._restart()
+
+    # -- trajectories ----------------------------------------------------------------------
+
+    def _restart(self) -> PolicyPairs:
+        """Fresh pairs from the game's initial distribution, with their condition and signs."""
+        x = self.game.initial_policies(self.num_pairs, self.generator)
+        condition, signs = None, None
+        if self.config.rule == "meva":
+            condition = self.draw_gammas(self.num_pairs)
+            signs = self._exploration_signs()
+        elif self.config.rule == "cola":
+            alpha = torch.rand(self.num_pairs, 1, generator=self.generator)
+            condition = (alpha * self.config.lookahead_rate).expand(-1, 2).contiguous()
+        return PolicyPairs(x, 0, condition, signs)
+
+    def draw_gammas(self, count: int) -> torch.Tensor:
+        """MeVa's ``gamma`` per player and pair: fixed ``meta_gamma``, or ``Beta(1/2, 1/2)``
+        draws (section 4.2: the arcsine distribution emphasises the extremes)."""
+        if self.config.meta_gamma is not None:
+            return torch.full((count, 2), float(self.config.meta_gamma))
+        uniform = torch.rand(count, 2, generator=self.generator)
+        return torch.sin(0.5 * torch.pi * uniform) ** 2  # inverse CDF of Beta(1/2, 1/2)
+
+    def _exploration_signs(self) -> torch.Tensor | None:
+        """One sign mask per pair over the model's last hidden layer (section 4.3)."""
+        probability = self.config.exploration_flip_prob
+        if probability == 0.0:
+            return None
+        width = self.config.hidden_size
+        flips = torch.rand(self.num_pairs, width, generator=self.generator) < probability
+        return 1.0 - 2.0 * flips.float()
+
+    def rollout(self, x: torch.Tensor, steps: int, field) -> torch.Tensor:
+        """``steps`` learning steps from ``x`` along ``field(x)``: ``(steps + 1, B, 2, n)``."""
+        states = [x]
+        for _ in range(steps):
+            states.append(learning_step(states[-1], field(states[-1]), self.config.policy_lr))
+        return torch.stack(states)
+
+    def _policy_field(self, condition: torch.Tensor | None):
+        model = self.module.model
+        return lambda x: rule_field(self.rule, self.game, x, model=model, condition=condition)
+
+    def _exploration_field(self, pairs: PolicyPairs):
+        """MeVa's exploratory update: the perturbed ``U_hat`` alone when exploring (footnote
+        2: the unperturbed ``grad f`` term would wash the perturbation out), else the greedy
+        update with the trajectory's gammas."""
+        if pairs.signs is None:
+            return self._policy_field(pairs.condition)
+        objective = meta_value_objective(
+            self.game, self.module.model, pairs.condition, pairs.signs, include_game=False
+        )
+        return lambda x: simultaneous_gradient(objective, x)
+
+    # -- RLlib sampling entry point --------------------------------------------------------
+
+    def sample(self, **kwargs) -> dict[str, np.ndarray]:
+        """One stride (see the module docstring); returns numpy arrays for the Learner."""
+        if self.pairs.step >= self.config.horizon:
+            self.pairs = self._restart()
+        stride = self.config.stride
+        pairs = self.pairs
+        if self.config.rule == "meva":
+            gamma = self.draw_gammas(self.num_pairs)
+            states = self.rollout(pairs.x, stride, self._policy_field(gamma))
+            exploratory = self.rollout(pairs.x, stride, self._exploration_field(pairs))
+            pairs.x = exploratory[-1]
+            batch = {"gamma": gamma.numpy(), "rewards": self.game.values(states[1:]).numpy()}
+        else:
+            states = self.rollout(pairs.x, stride, self._policy_field(pairs.condition))
+            pairs.x = states[-1]
+            batch = {} if pairs.condition is None else {"alpha": pairs.condition.numpy()}
+        pairs.step += stride
+        self.num_env_steps_sampled_lifetime += stride * self.num_pairs
+        returns = self.game.values(states[-1]).numpy()  # where the stride ended, (B, 2)
+        return {"states": states.numpy(), "returns": returns, **batch}
+
+    def current_policies(self) -> np.ndarray:
+        """The trajectory's joint policies now, ``(B, 2, n)``."""
+        return self.pairs.x.numpy()
+
+    # -- RLlib plumbing --------------------------------------------------------------------
+
+    def get_spaces(self) -> dict[str, tuple[gym.Space, gym.Space]]:
+        spaces = (self.env.observation_space("player_0"), self.env.action_space("player_0"))
+        return {INPUT_ENV_SPACES: spaces, DEFAULT_MODULE_ID: spaces}
+
+    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict[str, Any]:
+        pairs = self.pairs
+        return {
+            COMPONENT_RL_MODULE: {DEFAULT_MODULE_ID: self.module.get_state()},
+            RNG_STATE: self.generator.get_state().numpy(),
+            "pairs": {
+                "x": pairs.x.numpy(),
+                "step": pairs.step,
+                "condition": None if pairs.condition is None else pairs.condition.numpy(),
+                "signs": None if pairs.signs is None else pairs.signs.numpy(),
+            },
+            "num_env_steps_sampled_lifetime": self.num_env_steps_sampled_lifetime,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        module_states = state.get(COMPONENT_RL_MODULE, {})
+        if isinstance(module_states, ray.ObjectRef):  # how RLlib broadcasts weights
+            module_states = ray.get(module_states)
+        if DEFAULT_MODULE_ID in module_states:
+            self.module.set_state(module_states[DEFAULT_MODULE_ID])
+        if RNG_STATE in state:
+            self.generator.set_state(torch.from_numpy(np.asarray(state[RNG_STATE])))
+        if "pairs" in state:
+            saved = state["pairs"]
+            self.pairs = PolicyPairs(
+                torch.from_numpy(np.asarray(saved["x"])),
+                int(saved["step"]),
+                _optional_tensor(saved["condition"]),
+                _optional_tensor(saved["signs"]),
+            )
+        if "num_env_steps_sampled_lifetime" in state:
+            self.num_env_steps_sampled_lifetime = state["num_env_steps_sampled_lifetime"]
+
+    def get_metrics(self) -> dict:
+        return {}  # the algorithm reports from the returned batches
+
+    def get_ctor_args_and_kwargs(self):
+        return ((), {"config": self.config})
+
+    def assert_healthy(self):
+        assert self.env is not None and self.module is not None
+
+    def stop(self) -> None:
+        self.env.close()
+
+
+def _optional_tensor(value) -> torch.Tensor | None:
+    return None if value is None else torch.from_numpy(np.asarray(value))

@@ -1,0 +1,220 @@
+"""MeVa, COLA, LOLA, HOLA and naive learning as RLlib algorithms: training, reproducibility,
+checkpoints, distribution, the CLI and bad configuration."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from envs.differentiable.games import LogisticGame
+from rllib_meta.algorithms.meta_value.algorithm import COLA, LOLA, MeVa, NaiveLearning
+from rllib_meta.algorithms.meta_value.rules import RuleSpec
+from rllib_meta.cli import main
+from rllib_meta.evaluation import learning_dynamics
+from rllib_meta.evaluation.learning_dynamics import (
+    LearnedRule,
+    basin_grid,
+    in_solution_b,
+    learned_field,
+    model_free_field,
+    run_field,
+)
+
+pytestmark = pytest.mark.slow
+
+TINY_IPD = {
+    "policy_pairs": 8,
+    "policy_lr": 25.0,
+    "horizon": 4,
+    "stride": 2,
+    "strides_per_iteration": 2,
+    "num_quantiles": 4,
+    "hidden_size": 8,
+    "target_inertia": 0.9,
+    "exploration_flip_prob": 0.25,
+    "seed": 3,
+}
+
+
+def _build(algorithm_class, env, settings):
+    config = algorithm_class.get_default_config().environment(env)
+    return config.update_from_dict(dict(settings)).build_algo()
+
+
+def _metrics(result):
+    return {k: float(v) for k, v in result["policy_pairs"].items()}
+
+
+def _train(algorithm, iterations):
+    return [_metrics(algorithm.train()) for _ in range(iterations)]
+
+
+def test_a_short_meva_run_enlarges_the_basin_of_b_relative_to_naive(ray_instance):
+    algorithm = _build(MeVa, "logistic_game", {"policy_pairs": 64, "seed": 0})
+    try:
+        _train(algorithm, 70)
+        model = algorithm.env_runner.module.model
+    finally:
+        algorithm.stop()
+    game, grid = LogisticGame(), basin_grid(size=11)
+    naive = in_solution_b(run_field(grid, model_free_field(game, RuleSpec("naive")), 200, 1.0)[-1])
+    meva_rule = LearnedRule("meva", "MeVa", model)
+    meva = in_solution_b(run_field(grid, learned_field(game, meva_rule, 0.95), 200, 1.0)[-1])
+    # Naive learning splits the grid along the diagonal; after 70 outer loops (64 pairs) MeVa
+    # with gamma 0.95 sends most of it to B (0.89 of this grid with seed 0).
+    assert float(naive.float().mean()) == pytest.approx(0.5, abs=0.1)
+    assert float(meva.float().mean()) > float(naive.float().mean()) + 0.2
+
+
+def test_seeded_runs_are_identical_and_checkpoints_continue_bit_identically(ray_instance, tmp_path):
+    first = _build(MeVa, "ipd_exact", TINY_IPD)
+    second = _build(MeVa, "ipd_exact", TINY_IPD)
+    try:
+        assert _train(first, 2) == _train(second, 2)
+        checkpoint = first.save_to_path(tmp_path / "checkpoint")
+        expected = _train(first, 2)
+        expected_model = first.env_runner.module.get_state()
+    finally:
+        first.stop()
+        second.stop()
+    restored = MeVa.from_checkpoint(checkpoint)
+    try:
+        assert _train(restored, 2) == expected
+        state = restored.env_runner.module.get_state()
+        for key, value in expected_model.items():
+            assert np.array_equal(np.asarray(state[key]), np.asarray(value)), key
+    finally:
+        restored.stop()
+
+
+def test_meva_learner_lowers_the_td_loss_and_polyak_averages_the_target(ray_instance):
+    algorithm = _build(MeVa, "ipd_exact", {**TINY_IPD, "exploration_flip_prob": 0.0})
+    try:
+        module = algorithm.learner_group._learner.rule_module
+        before_target = [p.clone() for p in module.target_model.parameters()]
+        before_online = [p.clone() for p in module.model.parameters()]
+        losses = [m["model_loss"] for m in _train(algorithm, 15)]
+        assert np.mean(losses[-5:]) < np.mean(losses[:3])
+        # One update: theta_bar <- 0.9 theta_bar + 0.1 theta (target_inertia 0.9).
+        algorithm.learner_group._learner.rule_module.update_target(0.9)
+        online = list(module.model.parameters())
+        assert not torch.equal(online[0], before_online[0])
+        assert not torch.equal(module.target_model.parameters().__next__(), before_target[0])
+    finally:
+        algorithm.stop()
+
+
+def test_two_env_runners_split_the_policy_pairs(ray_instance):
+    algorithm = _build(MeVa, "ipd_exact", {**TINY_IPD, "num_env_runners": 2, "policy_pairs": 5})
+    try:
+        batch = algorithm._sample_stride()
+        assert batch["states"].shape == (3, 5, 2, 5)  # k + 1 states of 3 + 2 pairs
+        assert batch["gamma"].shape == (5, 2) and batch["rewards"].shape == (2, 5, 2)
+        metrics = _metrics(algorithm.train())
+        assert np.isfinite(metrics["model_loss"])
+    finally:
+        algorithm.stop()
+
+
+@pytest.mark.parametrize("algorithm_class", [NaiveLearning, LOLA])
+def test_model_free_rules_follow_their_field_from_the_initial_policies(
+    ray_instance, algorithm_class
+):
+    settings = {"policy_pairs": 6, "policy_lr": 25.0, "horizon": 30, "stride": 10, "seed": 1}
+    algorithm = _build(algorithm_class, "ipd_exact", settings)
+    try:
+        runner = algorithm.env_runner
+        start = torch.from_numpy(runner.current_policies().copy())
+        algorithm.train()
+        rule = RuleSpec(algorithm.config.rule, algorithm.config.lookahead_rate)
+        expected = run_field(start, model_free_field(runner.game, rule), 10, 25.0)[-1]
+        assert torch.allclose(torch.from_numpy(runner.current_policies()), expected, atol=1e-5)
+    finally:
+        algorithm.stop()
+
+
+def test_cola_consistency_loss_falls_during_training(ray_instance):
+    settings = {"policy_pairs": 32, "horizon": 20, "stride": 10, "lookahead_rate": 3.0, "seed": 0}
+    algorithm = _build(COLA, "logistic_game", {**settings, "hidden_size": 16, "lr": 3e-3})
+    try:
+        losses = [m["model_loss"] for m in _train(algorithm, 30)]
+    finally:
+        algorithm.stop()
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:3])
+
+
+def test_rllib_train_file_then_evaluate_draws_the_basins(
+    ray_instance, tmp_path, capsys, monkeypatch
+):
+    config = {"policy_pairs": 8, "horizon": 4, "stride": 2, "hidden_size": 8, "num_quantiles": 4}
+    code = main(
+        [
+            "train",
+            "file",
+            "tuned_examples/meva_logistic.yaml",
+            "--stop",
+            '{"training_iteration": 2}',
+            "--config",
+            json.dumps(config),
+            "--storage-path",
+            str(tmp_path),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert re.search(r"iter 2 \| env steps 32 \| returns -?[\d.]+ -?[\d.]+ \| model loss", out)
+    (checkpoint,) = re.findall(r"^Checkpoint: (.+)$", out, flags=re.MULTILINE)
+
+    for name, value in {
+        "BASIN_GRID_SIZE": 5,
+        "BASIN_STEPS": 3,
+        "LOOKAHEAD_RATES": (1.0,),
+        "MEVA_GAMMAS": (0.9,),
+    }.items():
+        monkeypatch.setattr(learning_dynamics, name, value)
+    output = tmp_path / "plots"
+    code = main(["evaluate", checkpoint, "--output-dir", str(output)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    fractions = json.loads((output / "learning_dynamics.json").read_text())["basin_fraction_B"]
+    assert set(fractions) == {
+        "naive",
+        "LOLA alpha=1",
+        "HOLA2 alpha=1",
+        "HOLA3 alpha=1",
+        "MeVa gamma=0.9",
+    }
+    assert all(0.0 <= value <= 1.0 for value in fractions.values())
+    assert (output / "logistic_basins.png").stat().st_size > 0
+    assert (output / "logistic_trajectories.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"rule": "lolaa"}, r"rule must be one of \['naive', 'lola', 'hola', 'cola', 'meva'\]"),
+        ({"meta_gamma": 1.5}, r"meta_gamma must be a number in \[0.0, 1.0\], got 1.5"),
+        ({"policy_pairs": 0}, r"policy_pairs must be an integer >= 1, got 0"),
+        ({"num_learners": 2}, r"num_learners=2"),
+        ({"td_lambda": -0.1}, r"td_lambda must be a number in \[0.0, 1.0\], got -0.1"),
+    ],
+)
+def test_bad_settings_are_refused_by_name(settings, message):
+    config = MeVa.get_default_config().environment("logistic_game").update_from_dict(settings)
+    with pytest.raises(ValueError, match=message):
+        config.validate()
+
+
+def test_a_shared_model_needs_a_symmetric_game():
+    config = MeVa.get_default_config().environment("zero_sum_bilinear")
+    with pytest.raises(ValueError, match=r"needs a symmetric game.*'zero_sum_bilinear'"):
+        config.validate()
+    LOLA.get_default_config().environment("zero_sum_bilinear").validate()  # model-free: fine
+
+
+def test_an_unsupported_env_is_refused():
+    config = MeVa.get_default_config().environment("ipd")
+    with pytest.raises(ValueError, match=r"env must be one of \['logistic_game', 'ipd_exact'"):
+        config.validate()
