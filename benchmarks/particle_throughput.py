@@ -10,8 +10,9 @@ same N, measured in this run (these machines are shared and noisy): each figure 
 of ``--repeats`` timed runs of about ``--seconds`` each. Pac-Man worlds at N agents use
 2N/3 Pac-Man and N/3 ghosts (the paper's 2:1 ratio; N = 3 gives (2, 1)).
 
-A last table times the physics kernel alone (action + contact forces + integration) in numpy
-and in an equivalent torch implementation, the measurement behind the choice of numpy.
+The last two tables time the physics kernel alone (action + contact forces + integration) and
+the observation step alone in numpy and in equivalent torch code, the measurements behind the
+choice of numpy.
 
     python benchmarks/particle_throughput.py [--seconds 1] [--repeats 3] [--quick]
 """
@@ -147,6 +148,53 @@ def numpy_physics_runner(n: int, batch_size: int) -> Runner:
     return run
 
 
+def numpy_observation_runner(n: int, batch_size: int) -> Runner:
+    """Our observation step alone (treasure collection: N agents, 20 treasures)."""
+    world = BatchedParticleWorld(treasure(n), batch_size, seed=0)
+    world.reset()
+
+    def run(steps: int) -> int:
+        for _ in range(steps):
+            world.observe()
+        return steps * batch_size * n
+
+    return run
+
+
+def torch_observation_runner(n: int, batch_size: int, num_landmarks: int = 20) -> Runner:
+    """The same observation tensors built the straightforward way in torch."""
+    gen = torch.Generator().manual_seed(0)
+    pos = torch.rand(batch_size, n, 2, generator=gen) * 2 - 1
+    vel = torch.rand(batch_size, n, 2, generator=gen) - 0.5
+    landmark_pos = torch.rand(batch_size, num_landmarks, 2, generator=gen) * 2 - 1
+    active = torch.ones(batch_size, n)
+    public_template = torch.zeros(n, 8)
+    public_template[:, 4] = 1.0
+    public_template[:, 7] = 0.05
+    landmark_template = torch.zeros(n, num_landmarks, 4)
+    landmark_template[..., 2] = 0.025
+    landmark_template[..., 3] = 1.0
+    small = {"others_mask": torch.ones(n, n - 1), "lm_mask": torch.ones(n, num_landmarks)}
+    small["game"] = torch.tensor([n, 0, num_landmarks], dtype=torch.float32).expand(n, 3)
+    others_idx = torch.tensor([[j for j in range(n) if j != i] for i in range(n)])
+
+    def run(steps: int) -> int:
+        for _ in range(steps):
+            public = public_template.expand(batch_size, n, 8).clone()
+            public[..., 0:2] = pos
+            public[..., 2:4] = vel
+            public[..., 6] = active
+            others = public[:, others_idx]
+            others[..., 0:2] -= pos[:, :, None]
+            landmarks = landmark_template.expand(batch_size, n, num_landmarks, 4).clone()
+            landmarks[..., 0:2] = landmark_pos[:, None] - pos[:, :, None]
+            for value in small.values():
+                value.expand(batch_size, *value.shape).clone()
+        return steps * batch_size * n
+
+    return run
+
+
 def rate(run: Runner, seconds: float, repeats: int) -> float:
     """Median agent-steps/s over ``repeats`` runs of about ``seconds`` after calibration."""
     steps = 1
@@ -205,6 +253,12 @@ def main() -> None:
     for n in populations:
         np_rate = measure(numpy_physics_runner(n, 1024))
         torch_rate = measure(torch_physics_runner(n, 1024))
+        print(f"{n:>4}{np_rate:>16,.0f}{torch_rate:>16,.0f}{np_rate / torch_rate:>16.2f}")
+    print("\nObservation step alone (treasure collection, 20 treasures), B = 1024")
+    print(f"{'N':>4}{'numpy':>16}{'torch':>16}{'numpy / torch':>16}")
+    for n in populations:
+        np_rate = measure(numpy_observation_runner(n, 1024))
+        torch_rate = measure(torch_observation_runner(n, 1024))
         print(f"{n:>4}{np_rate:>16,.0f}{torch_rate:>16,.0f}{np_rate / torch_rate:>16.2f}")
     print("\nTargets (issue 6, B = 1024): 1M agent-steps/s at N = 3, 500k at N = 24;")
     print("VMAS 1.5.2 on this machine (quoted, not run here): 1.18M at N = 3, 62k at N = 24.")

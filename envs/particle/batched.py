@@ -154,8 +154,11 @@ class BatchedParticleWorld:
         }
 
     def _from_template(self, key: str) -> np.ndarray:
+        """A fresh ``(B, ...)`` copy of a template (cheaper than ``broadcast_to(...).copy()``)."""
         template = self._templates[key]
-        return np.broadcast_to(template, (self.batch_size, *template.shape)).copy()
+        out = np.empty((self.batch_size, *template.shape), self.dtype)
+        out[...] = template
+        return out
 
     def _as_complex(self, xy: np.ndarray) -> np.ndarray:
         """View the (x, y) pairs of a C-contiguous ``(..., 2k)`` array as ``(..., k)`` complex."""
