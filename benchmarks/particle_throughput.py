@@ -15,6 +15,7 @@ the observation step alone in numpy and in equivalent torch code, the measuremen
 choice of numpy.
 
     python benchmarks/particle_throughput.py [--seconds 1] [--repeats 3] [--quick]
+        [--keep-freed-memory]
 """
 
 import argparse
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 from envs.particle import BatchedParticleWorld, ParticleEnv
+from envs.particle.batched import keep_freed_memory
 from envs.particle.core import PhysicsParams, make_bodies, step_physics
 from envs.particle.tasks import Task, pacman_world, resource_occupation, spread
 from envs.particle.tasks import treasure_collection as treasure
@@ -219,7 +221,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="length of one timed run")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per row")
     parser.add_argument("--quick", action="store_true", help="N = 3 and B = 1024 only")
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="raise glibc's mmap/trim thresholds first (envs.particle.batched.keep_freed_memory)",
+    )
     args = parser.parse_args()
+    if args.keep_freed_memory:
+        print(f"keep_freed_memory(): {keep_freed_memory()}")
     torch.set_num_threads(1)
     populations = (3,) if args.quick else POPULATIONS
     batches = (1024,) if args.quick else BATCHES
