@@ -164,11 +164,12 @@ def numpy_observation_runner(n: int, batch_size: int) -> Runner:
 
 
 def torch_observation_runner(n: int, batch_size: int, num_landmarks: int = 20) -> Runner:
-    """The same observation tensors built the straightforward way in torch."""
+    """The same observation tensors in torch, with the same tricks (one gather of whole agent
+    tokens with ``index_select``, complex views for the relative positions)."""
     gen = torch.Generator().manual_seed(0)
     pos = torch.rand(batch_size, n, 2, generator=gen) * 2 - 1
     vel = torch.rand(batch_size, n, 2, generator=gen) - 0.5
-    landmark_pos = torch.rand(batch_size, num_landmarks, 2, generator=gen) * 2 - 1
+    landmark_xy = torch.view_as_complex(torch.rand(batch_size, num_landmarks, 2, generator=gen))
     active = torch.ones(batch_size, n)
     public_template = torch.zeros(n, 8)
     public_template[:, 4] = 1.0
@@ -178,7 +179,7 @@ def torch_observation_runner(n: int, batch_size: int, num_landmarks: int = 20) -
     landmark_template[..., 3] = 1.0
     small = {"others_mask": torch.ones(n, n - 1), "lm_mask": torch.ones(n, num_landmarks)}
     small["game"] = torch.tensor([n, 0, num_landmarks], dtype=torch.float32).expand(n, 3)
-    others_idx = torch.tensor([[j for j in range(n) if j != i] for i in range(n)])
+    others_idx = torch.tensor([j for i in range(n) for j in range(n) if j != i])
 
     def run(steps: int) -> int:
         for _ in range(steps):
@@ -186,10 +187,12 @@ def torch_observation_runner(n: int, batch_size: int, num_landmarks: int = 20) -
             public[..., 0:2] = pos
             public[..., 2:4] = vel
             public[..., 6] = active
-            others = public[:, others_idx]
-            others[..., 0:2] -= pos[:, :, None]
+            own_xy = torch.view_as_complex(pos)[:, :, None]
+            others = torch.index_select(public, 1, others_idx).view(batch_size, n, n - 1, 4, 2)
+            torch.view_as_complex(others)[..., 0] -= own_xy
             landmarks = landmark_template.expand(batch_size, n, num_landmarks, 4).clone()
-            landmarks[..., 0:2] = landmark_pos[:, None] - pos[:, :, None]
+            lm = torch.view_as_complex(landmarks.view(batch_size, n, num_landmarks, 2, 2))
+            lm[..., 0] = landmark_xy[:, None] - own_xy
             for value in small.values():
                 value.expand(batch_size, *value.shape).clone()
         return steps * batch_size * n
