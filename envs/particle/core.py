@@ -25,11 +25,11 @@ Deviations from MPE, all deliberate:
   at ``1e-12`` here, which gives zero force (the direction is the zero vector).
 
 Every function is vectorised over a leading batch axis ``B`` and the agent axis ``N``: there is
-no Python loop over agents or environments. Backend: numpy. The physics kernel alone runs at
-the same speed in torch on one core (``benchmarks/particle_throughput.py``, last table: numpy /
-torch 0.9-1.1 at B = 1024), while the observation step, which dominates at large N, is about
-3x faster in numpy (complex views of (x, y) pairs, :mod:`envs.particle.batched`) than the same
-tensors built in torch (the table after it); see docs/results.md, "Particle worlds".
+no Python loop over agents or environments. Backend: numpy. Against equivalent torch code
+(``benchmarks/particle_throughput.py``, last two tables) the physics kernel runs at the same
+speed and the observation step wins at some sizes and loses at others (docs/results.md,
+"Particle worlds"); numpy was kept because the whole step meets the issue's targets and its
+masked resets and respawns are simpler to write.
 """
 
 from __future__ import annotations
