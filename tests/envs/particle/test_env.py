@@ -6,7 +6,13 @@ from pettingzoo.test import parallel_api_test
 from PIL import Image
 
 import envs
-from envs.particle import AGENT_FEATURES, LANDMARK_FEATURES, BatchedParticleWorld
+from envs.particle import (
+    AGENT_FEATURES,
+    LANDMARK_FEATURES,
+    OBS_KEYS,
+    BatchedParticleWorld,
+    ParticleEnv,
+)
 from envs.particle.render import write_episode
 from envs.particle.tasks import pacman_world, treasure_collection
 
@@ -174,3 +180,40 @@ def test_render_and_write_episode(tmp_path, suffix):
             assert image.n_frames >= 2
         else:
             assert image.height == 256 and image.width % 256 == 0 and image.width > 256
+
+
+@pytest.mark.parametrize(
+    "task", [treasure_collection(4, variant="sparse"), pacman_world(2, 6, num_food=5)]
+)
+def test_pettingzoo_env_and_batched_core_agree_step_for_step(task):
+    # Same seed, same actions: the PettingZoo env (B = 1) and a batched world give the same
+    # observations, rewards and done flags, captures included.
+    env = ParticleEnv(task)
+    world = BatchedParticleWorld(task, 1, seed=7)
+    observations, _ = env.reset(seed=7)
+    batched = world.reset()
+    rng = np.random.default_rng(7)
+    while env.agents:
+        for agent, obs in observations.items():
+            i = env.possible_agents.index(agent)
+            for key in OBS_KEYS:
+                np.testing.assert_array_equal(obs[key], batched[key][0, i])
+        actions = rng.integers(0, 5, (1, task.num_agents))
+        observations, rewards, terms, truncs, _ = env.step(
+            {a: int(actions[0, env.possible_agents.index(a)]) for a in env.agents}
+        )
+        batched, batched_rewards, terminated, truncated = world.step(actions)
+        for agent in rewards:
+            i = env.possible_agents.index(agent)
+            assert rewards[agent] == batched_rewards[0, i]
+            assert terms[agent] == terminated[0, i] and truncs[agent] == truncated[0]
+
+
+def test_flat_observation_is_the_dict_concatenated():
+    dict_env = envs.make("pacman_world", num_pacman=2, num_ghosts=3)
+    flat_env = envs.make("pacman_world", num_pacman=2, num_ghosts=3, obs_format="flat")
+    dict_obs, _ = dict_env.reset(seed=3)
+    flat_obs, _ = flat_env.reset(seed=3)
+    for agent in dict_env.agents:
+        expected = np.concatenate([np.ravel(dict_obs[agent][key]) for key in OBS_KEYS])
+        np.testing.assert_array_equal(flat_obs[agent], expected)
