@@ -35,6 +35,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/matrix_throughput.py
 	$(BIN)/python benchmarks/meta_mapg_iteration.py
 	$(BIN)/python benchmarks/meva_outer_loop.py
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	$(BIN)/python benchmarks/particle_throughput.py
 
 clean:
 	rm -rf $(VENV) $(RESULTS) .pytest_cache .ruff_cache *.egg-info

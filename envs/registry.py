@@ -28,6 +28,8 @@ from envs.matrix.games import (
     rps,
 )
 from envs.matrix.iterated import IteratedMatrixGame
+from envs.particle.env import ParticleEnv
+from envs.particle.tasks import pacman_world, resource_occupation, treasure_collection
 
 
 class _Required:
@@ -101,6 +103,32 @@ def _build_battle_of_sexes(scaled: bool, **common: Any) -> IteratedMatrixGame:
     return _iterated(battle_of_sexes(_check_bool("scaled", scaled)), 1, **common)
 
 
+# Keys every particle world accepts (paper 002), with ParticleEnv's defaults.
+_PARTICLE_DEFAULTS: dict[str, Any] = {
+    "max_cycles": 20,
+    "obs_format": "dict",
+    "max_agents": None,
+    "max_landmarks": None,
+    "render_mode": None,
+}
+
+
+def _build_treasure(
+    num_agents: int, num_treasures: int, variant: str, **common: Any
+) -> ParticleEnv:
+    return ParticleEnv(treasure_collection(num_agents, num_treasures, variant), **common)
+
+
+def _build_resource(
+    num_agents: int, num_resources: int, size_rule: str, **common: Any
+) -> ParticleEnv:
+    return ParticleEnv(resource_occupation(num_agents, num_resources, size_rule), **common)
+
+
+def _build_pacman(num_pacman: int, num_ghosts: int, num_food: int, **common: Any) -> ParticleEnv:
+    return ParticleEnv(pacman_world(num_pacman, num_ghosts, num_food), **common)
+
+
 def _build_logistic_game(horizon: int, max_step: float) -> ParallelEnv:
     # Imported here: the differentiable games need torch, which `import envs` should not load.
     from envs.differentiable.games import LogisticGame
@@ -149,6 +177,21 @@ _REGISTRY: dict[str, EnvSpec] = {
         {"scaled": False, **_ITERATED_DEFAULTS},
         "Single-shot Battle of the Sexes (paper 003, Appendix B)",
         fixed={"horizon": 1},
+    ),
+    "treasure_collection": EnvSpec(
+        _build_treasure,
+        {"num_agents": 6, "num_treasures": 20, "variant": "dense", **_PARTICLE_DEFAULTS},
+        "Treasure collection, populations 3/6/12/24 (+48 eval), dense or sparse (paper 002, E.1)",
+    ),
+    "resource_occupation": EnvSpec(
+        _build_resource,
+        {"num_agents": 6, "num_resources": 6, "size_rule": "paper", **_PARTICLE_DEFAULTS},
+        "Resource occupation, populations 6/9/12/15 (paper 002, E.1)",
+    ),
+    "pacman_world": EnvSpec(
+        _build_pacman,
+        {"num_pacman": 4, "num_ghosts": 2, "num_food": 20, **_PARTICLE_DEFAULTS},
+        "Pac-Man vs ghosts, (4,2)/(6,3)/(8,4) (+(2,8) eval), EPC grassland rules (paper 002, E.1)",
     ),
     "logistic_game": EnvSpec(
         _build_logistic_game,

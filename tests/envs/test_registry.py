@@ -23,7 +23,10 @@ def test_env_names_sorted() -> None:
         "ipd_lola",
         "logistic_game",
         "matrix_game",
+        "pacman_world",
+        "resource_occupation",
         "rps",
+        "treasure_collection",
         "zero_sum_bilinear",
     ]
 
