@@ -3,14 +3,16 @@ Game, at several gamma: how the learned meta-value's basin evolves over training
 
     python experiments/meva_basins_by_checkpoint.py TRIAL_OR_EXPERIMENT_DIR [...]
 
-Prints one row per checkpoint (training iteration, then the fraction of the 29 x 29 grid over
-[-10, 10]^2 that ends in B after 200 steps at learning rate 1, per gamma); naive learning is
-gamma 0.
+Prints one row per checkpoint (trial id, the gamma it was trained with -- "beta" for
+Beta(1/2, 1/2) draws --, training iteration, then the fraction of the 29 x 29 grid over
+[-10, 10]^2 that ends in B after 200 steps at learning rate 1, per evaluated gamma); naive
+learning is gamma 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pickle
 from pathlib import Path
@@ -32,6 +34,12 @@ def checkpoint_iteration(checkpoint: Path) -> int:
         return int(pickle.load(file)["training_iteration"])
 
 
+def trained_gamma(checkpoint: Path) -> str:
+    """The trial's ``meta_gamma`` (``beta`` when drawn from Beta(1/2, 1/2))."""
+    gamma = json.loads((checkpoint.parent / "params.json").read_text()).get("meta_gamma")
+    return "beta" if gamma is None else f"{gamma:g}"
+
+
 def basin_fractions(checkpoint: Path) -> list[float]:
     _, rule = dynamics.restore_rule(str(checkpoint))
     game, grid = LogisticGame(), dynamics.basin_grid(dynamics.BASIN_GRID_SIZE)
@@ -49,14 +57,15 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    print("trial  iteration  " + "  ".join(f"g={g:<4}" for g in GAMMAS))
+    print("trial  trained  iteration  " + "  ".join(f"g={g:<4}" for g in GAMMAS))
     for path in args.paths:
         checkpoints = sorted(Path(path).glob("**/checkpoint_*"), key=checkpoint_iteration)
         for checkpoint in checkpoints:
             row = basin_fractions(checkpoint)
             trial = checkpoint.parent.name.split("_")[3]  # MeVa_logistic_game_<id>_...
             cells = "  ".join(f"{value:6.3f}" for value in row)
-            print(f"{trial}  {checkpoint_iteration(checkpoint):9d}  {cells}", flush=True)
+            iteration = checkpoint_iteration(checkpoint)
+            print(f"{trial}  {trained_gamma(checkpoint):>7}  {iteration:9d}  {cells}", flush=True)
 
 
 if __name__ == "__main__":

@@ -178,18 +178,21 @@ def _list() -> int:
     print(f"  rllib-meta: {', '.join(sorted(ALGORITHMS)) or '(none yet)'}")
     print(f"  RLlib:      {', '.join(rllib_algorithm_names())}")
     print("\nEnvironments (env_config keys and defaults)")
+    width = max(map(len, envs.env_names()))
     for name in envs.env_names():
         defaults = ", ".join(f"{k}={v!r}" for k, v in env_config_keys(name).items())
-        print(f"  {name:<16} {env_description(name)}\n  {'':<16} {defaults}")
+        print(f"  {name:<{width}} {env_description(name)}\n  {'':<{width}} {defaults}")
     print("\nTuned examples")
-    for file_name, path in tuned_examples().items():
+    examples = tuned_examples()
+    width = max(map(len, examples), default=0)
+    for file_name, path in examples.items():
         try:
             summary = ", ".join(
                 f"{e.name}: {e.run} on {e.config.get('env')}" for e in load_experiments(path)
             )
         except ConfigError as error:
             summary = f"(unreadable: {error})"
-        print(f"  {file_name:<28} {summary}")
+        print(f"  {file_name:<{width}} {summary}")
     return 0
 
 

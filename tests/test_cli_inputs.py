@@ -134,6 +134,19 @@ def test_list_shows_envs_algorithms_and_tuned_examples(capsys):
     for expected in ("ipd", "ipd_lola", "rps", "matrix_game", "battle_of_sexes", "PPO"):
         assert expected in out
     assert "ppo_ipd.yaml" in out and "ppo-ipd: PPO on ipd" in out
+    assert "MeVa" in out and "meva_logistic.yaml" in out
+
+
+def test_list_aligns_long_env_names(capsys):
+    _, out, _ = run_cli(capsys, "list")
+    lines = out.splitlines()
+
+    def description_column(name: str, first_word: str) -> int:
+        return next(line for line in lines if line.startswith(f"  {name} ")).index(first_word)
+
+    assert description_column("ipd", "Iterated") == description_column(
+        "treasure_collection", "Treasure"
+    )
 
 
 @pytest.mark.parametrize("script", ["rllib", "rllib-meta"])
