@@ -78,6 +78,18 @@ def seconds_per_loop(loops: int) -> float:
         algorithm.stop()
 
 
+def quantile_loss_ms(loss, num_quantiles: int, repeats: int = 5) -> float:
+    """Forward and backward of ``loss`` on the IPD setting's batch: k = 10 states x 128 pairs
+    x 2 players, ``num_quantiles`` predictions against as many targets."""
+    predictions = torch.randn(10, 128, 2, num_quantiles, requires_grad=True)
+    targets = torch.randn(10, 128, 2, num_quantiles)
+    loss(predictions, targets).backward()  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        loss(predictions, targets).backward()
+    return (time.perf_counter() - start) / repeats * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--loops", type=int, default=20, help="outer loops per timed run")
@@ -98,6 +110,14 @@ def main() -> None:
     print(f"  baseline : {best_baseline:.3f} s/loop (best), {1 / best_baseline:.2f} loops/s")
     print(f"  speed-up : {best_baseline / best_shipped:.2f}x")
     print(f"  1000 outer loops: {1000 * best_shipped / 60:.1f} min (paper: about 1 min on a GPU)")
+    print("Quantile Huber loss, forward + backward, 10 x 128 x 2 predictions (IPD setting)")
+    for count in (32, 64):
+        shipped_ms = min(quantile_loss_ms(learner_module.quantile_huber_loss, count) for _ in "ab")
+        baseline_ms = min(quantile_loss_ms(textbook_quantile_huber_loss, count) for _ in "ab")
+        print(
+            f"  M = {count}: shipped {shipped_ms:.0f} ms, baseline {baseline_ms:.0f} ms, "
+            f"speed-up {baseline_ms / shipped_ms:.2f}x"
+        )
 
 
 if __name__ == "__main__":

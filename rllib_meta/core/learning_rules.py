@@ -29,7 +29,7 @@ def simultaneous_gradient(
 
     With ``create_graph=True`` the result is differentiable in ``x`` (for LOLA/HOLA/COLA/MeVa
     look-ahead); otherwise it is detached and both players' gradients come from one batched
-    backward pass (``is_grads_batched``: 1.3x faster than two passes for MeVa's model here).
+    backward pass (``is_grads_batched``; benchmarks/meva_outer_loop.py compares the two).
     """
     x = _requiring_grad(x)
     with torch.enable_grad():
