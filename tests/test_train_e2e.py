@@ -7,24 +7,13 @@ from pathlib import Path
 import pytest
 
 from rllib_meta.cli import main
+from tests.cli import train_file
 
 pytestmark = pytest.mark.slow
 
 
 def test_train_checkpoint_then_evaluate(ray_instance, tmp_path, capsys, tiny_ppo_config):
-    code = main(
-        [
-            "train",
-            "file",
-            "tuned_examples/ppo_ipd.yaml",
-            "--stop",
-            '{"training_iteration": 1}',
-            "--config",
-            json.dumps(tiny_ppo_config),
-            "--storage-path",
-            str(tmp_path),
-        ]
-    )
+    code = train_file("ppo_ipd.yaml", tmp_path, 1, tiny_ppo_config)
     out = capsys.readouterr().out
     assert code == 0, out
     assert re.search(r"iter 1 \| env steps \d+ \| return", out), out

@@ -11,6 +11,7 @@ from rllib_meta.algorithms.meta_mapg.algorithm import REINFORCE, LOLADiCE, MetaM
 from rllib_meta.algorithms.meta_mapg.env_runner import batches_from_record
 from rllib_meta.algorithms.meta_mapg.meta_gradient import replay_chain
 from rllib_meta.cli import main
+from tests.cli import train_file
 
 pytestmark = pytest.mark.slow
 
@@ -171,19 +172,7 @@ def test_bad_settings_exit_2_naming_the_value(tmp_path, capsys, override, messag
 
 def test_cli_trains_then_meta_tests_with_plots(ray_instance, tmp_path, capsys):
     config = {**TINY, "env_config": {"horizon": 8}}
-    code = main(
-        [
-            "train",
-            "file",
-            "tuned_examples/meta_mapg_ipd.yaml",
-            "--stop",
-            '{"training_iteration": 1}',
-            "--config",
-            json.dumps(config),
-            "--storage-path",
-            str(tmp_path),
-        ]
-    )
+    code = train_file("meta_mapg_ipd.yaml", tmp_path, 1, config)
     out = capsys.readouterr().out
     assert code == 0, out
     assert "validation AUC" in out

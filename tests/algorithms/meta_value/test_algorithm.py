@@ -21,6 +21,7 @@ from rllib_meta.evaluation.learning_dynamics import (
     model_free_field,
     run_field,
 )
+from tests.cli import train_file
 
 pytestmark = pytest.mark.slow
 
@@ -166,19 +167,7 @@ def test_rllib_train_file_then_evaluate_draws_the_basins(
     ray_instance, tmp_path, capsys, monkeypatch
 ):
     config = {"policy_pairs": 8, "horizon": 4, "stride": 2, "hidden_size": 8, "num_quantiles": 4}
-    code = main(
-        [
-            "train",
-            "file",
-            "tuned_examples/meva_logistic.yaml",
-            "--stop",
-            '{"training_iteration": 2}',
-            "--config",
-            json.dumps(config),
-            "--storage-path",
-            str(tmp_path),
-        ]
-    )
+    code = train_file("meva_logistic.yaml", tmp_path, 2, config)
     out = capsys.readouterr().out
     assert code == 0, out
     assert re.search(r"iter 2 \| env steps 32 \| returns -?[\d.]+ -?[\d.]+ \| model loss", out)

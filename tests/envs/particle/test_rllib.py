@@ -1,7 +1,6 @@
 """Particle worlds through RLlib: the adapter (Dict observations, agents that drop out),
 EnvRunner sampling with one module per role, and the tuned example's smoke training."""
 
-import json
 import re
 
 import numpy as np
@@ -13,8 +12,8 @@ from ray.rllib.utils.pre_checks.env import check_multiagent_environments
 from ray.tune.registry import ENV_CREATOR, _global_registry
 
 import rllib_meta
-from rllib_meta.cli import main
 from rllib_meta.multi_agent import module_per_role
+from tests.cli import train_file
 
 
 @pytest.mark.parametrize("name", ["treasure_collection", "resource_occupation", "pacman_world"])
@@ -83,19 +82,7 @@ def test_ppo_resource_occupation_smoke_training_return_rises(ray_instance, tmp_p
         "lr": 0.003,
         "model_config": {"fcnet_hiddens": [32]},
     }
-    code = main(
-        [
-            "train",
-            "file",
-            "tuned_examples/ppo_resource_occupation.yaml",
-            "--stop",
-            '{"training_iteration": 5}',
-            "--config",
-            json.dumps(tiny),
-            "--storage-path",
-            str(tmp_path),
-        ]
-    )
+    code = train_file("ppo_resource_occupation.yaml", tmp_path, 5, tiny)
     out = capsys.readouterr().out
     assert code == 0, out
     returns = [float(r) for r in re.findall(r"iter \d+ \| env steps \d+ \| return (-?[\d.]+)", out)]
