@@ -12,7 +12,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import ray
 import torch
 from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 from ray.rllib.env import INPUT_ENV_SPACES
@@ -24,6 +23,7 @@ from envs.matrix.batched import BatchedIteratedMatrixGame
 from rllib_meta.algorithms.meta_mapg.objectives import TrajectoryBatch
 from rllib_meta.algorithms.meta_mapg.rl_module import unwrap_agent
 from rllib_meta.algorithms.meta_mapg.sampling import ChainSample, sample_chain
+from rllib_meta.algorithms.runner_state import load_module_state
 from rllib_meta.core.personas import PersonaPopulation, population_for_game
 
 RNG_STATE = "rng_state"
@@ -165,11 +165,7 @@ class MetaMAPGEnvRunner(EnvRunner, Checkpointable):
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        module_states = state.get(COMPONENT_RL_MODULE, {})
-        if isinstance(module_states, ray.ObjectRef):  # how RLlib broadcasts weights
-            module_states = ray.get(module_states)
-        if DEFAULT_MODULE_ID in module_states:
-            self.module.set_state(module_states[DEFAULT_MODULE_ID])
+        load_module_state(self.module, state)
         if RNG_STATE in state:
             self.rng.bit_generator.state = state[RNG_STATE]["numpy"]
             self.generator.set_state(torch.from_numpy(np.asarray(state[RNG_STATE]["torch"])))

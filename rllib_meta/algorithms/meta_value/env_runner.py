@@ -23,7 +23,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import ray
 import torch
 from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 from ray.rllib.env import INPUT_ENV_SPACES
@@ -33,6 +32,7 @@ from ray.rllib.utils.checkpoints import Checkpointable
 import envs
 from rllib_meta.algorithms.meta_value.rl_module import LearningRuleModule
 from rllib_meta.algorithms.meta_value.rules import RuleSpec, meta_value_objective, rule_field
+from rllib_meta.algorithms.runner_state import load_module_state
 from rllib_meta.core.learning_rules import learning_step, simultaneous_gradient
 
 RNG_STATE = "rng_state"
@@ -175,11 +175,7 @@ class PolicyPairEnvRunner(EnvRunner, Checkpointable):
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        module_states = state.get(COMPONENT_RL_MODULE, {})
-        if isinstance(module_states, ray.ObjectRef):  # how RLlib broadcasts weights
-            module_states = ray.get(module_states)
-        if DEFAULT_MODULE_ID in module_states:
-            self.module.set_state(module_states[DEFAULT_MODULE_ID])
+        load_module_state(self.module, state)
         if RNG_STATE in state:
             self.generator.set_state(torch.from_numpy(np.asarray(state[RNG_STATE])))
         if "pairs" in state:
