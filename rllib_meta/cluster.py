@@ -10,10 +10,19 @@ from rllib_meta.registry import register_all
 SIMULATED_NODE_SLOTS = 1000  # units of a simulated node's "node_i" resource
 
 
-def _runtime_env() -> dict:
-    # One OpenMP/torch thread per worker unless the user set OMP_NUM_THREADS: on small CPUs
-    # the default thread count makes tiny models 5-20x slower (design decision 6).
-    return {"env_vars": {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}}
+def runtime_env() -> dict:
+    """Environment variables of every Ray worker of a command (the job's runtime_env)."""
+    return {
+        "env_vars": {
+            # One OpenMP/torch thread per worker unless the user set OMP_NUM_THREADS: on small
+            # CPUs the default thread count makes tiny models 5-20x slower (design decision 6).
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+            # A fixed string-hash seed unless the user set one: RLlib's multi-agent sampling
+            # iterates over sets of agent ids, so under Python's per-process hash randomisation
+            # a seeded run sampled differently in every process (design decision 7).
+            "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0"),
+        }
+    }
 
 
 def _node_args(index: int, num_cpus: int) -> dict:
@@ -49,7 +58,7 @@ def ray_session(
         return
 
     cluster = None
-    init_args = {"runtime_env": _runtime_env(), "include_dashboard": False}
+    init_args = {"runtime_env": runtime_env(), "include_dashboard": False}
     if num_nodes > 1:
         from ray.cluster_utils import Cluster
 

@@ -13,11 +13,12 @@ def ray_instance():
     import ray
 
     import rllib_meta
+    from rllib_meta.cluster import runtime_env
 
     ray.init(
         num_cpus=2,
         include_dashboard=False,
-        runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}},
+        runtime_env=runtime_env(),
         logging_level="ERROR",
     )
     rllib_meta.register_all()
