@@ -7,23 +7,17 @@ Meta-validation and meta-testing (Algorithm 2) play chains the same way on other
 return per-step rewards and action frequencies instead.
 """
 
-import os
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
-from ray.rllib.env import INPUT_ENV_SPACES
-from ray.rllib.env.env_runner import EnvRunner
-from ray.rllib.utils.checkpoints import Checkpointable
 
-import envs
 from envs.matrix.batched import BatchedIteratedMatrixGame
+from rllib_meta.algorithms.env_runner_base import SingleModuleEnvRunner
 from rllib_meta.algorithms.meta_mapg.objectives import TrajectoryBatch
 from rllib_meta.algorithms.meta_mapg.rl_module import unwrap_agent
 from rllib_meta.algorithms.meta_mapg.sampling import ChainSample, sample_chain
-from rllib_meta.algorithms.runner_state import load_module_state
 from rllib_meta.core.personas import PersonaPopulation, population_for_game
 
 RNG_STATE = "rng_state"
@@ -54,13 +48,11 @@ def batches_from_record(record: dict[str, np.ndarray]) -> list[TrajectoryBatch]:
     ]
 
 
-class MetaMAPGEnvRunner(EnvRunner, Checkpointable):
+class MetaMAPGEnvRunner(SingleModuleEnvRunner):
     """Chain sampler for the iterated matrix games (``ipd``, ``rps`` with 2-4 players)."""
 
     def __init__(self, *, config, **kwargs):
         super().__init__(config=config, **kwargs)
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-        self.env = envs.make(config.env, **dict(config.env_config))
         self.game = BatchedIteratedMatrixGame(
             self.env.game,
             self.env.horizon,
@@ -69,11 +61,8 @@ class MetaMAPGEnvRunner(EnvRunner, Checkpointable):
             reward_scale=self.env.reward_scale,
         )
         self.population: PersonaPopulation = population_for_game(self.env.game.name)
-        spec = config.get_rl_module_spec(spaces=self.get_spaces(), inference_only=False)
-        self.module = spec.build()
-        seed = self._seed if self._seed is not None else int(np.random.SeedSequence().entropy)
-        self.rng = np.random.default_rng(seed)
-        self.generator = torch.Generator().manual_seed(seed)
+        self.rng = np.random.default_rng(self.seed)
+        self.generator = torch.Generator().manual_seed(self.seed)
 
     @property
     def agent(self):
@@ -150,10 +139,6 @@ class MetaMAPGEnvRunner(EnvRunner, Checkpointable):
 
     # -- RLlib plumbing --------------------------------------------------------------------
 
-    def get_spaces(self) -> dict[str, tuple[gym.Space, gym.Space]]:
-        spaces = (self.env.observation_space("player_0"), self.env.action_space("player_0"))
-        return {INPUT_ENV_SPACES: spaces, DEFAULT_MODULE_ID: spaces}
-
     def get_state(self, components=None, *, not_components=None, **kwargs) -> dict[str, Any]:
         return {
             COMPONENT_RL_MODULE: {DEFAULT_MODULE_ID: self.module.get_state()},
@@ -165,21 +150,9 @@ class MetaMAPGEnvRunner(EnvRunner, Checkpointable):
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        load_module_state(self.module, state)
+        self.load_module_state(state)
         if RNG_STATE in state:
             self.rng.bit_generator.state = state[RNG_STATE]["numpy"]
             self.generator.set_state(torch.from_numpy(np.asarray(state[RNG_STATE]["torch"])))
         if "num_env_steps_sampled_lifetime" in state:
             self.num_env_steps_sampled_lifetime = state["num_env_steps_sampled_lifetime"]
-
-    def get_metrics(self) -> dict:
-        return {}
-
-    def get_ctor_args_and_kwargs(self):
-        return ((), {"config": self.config})
-
-    def assert_healthy(self):
-        assert self.env is not None and self.module is not None
-
-    def stop(self) -> None:
-        self.env.close()

@@ -17,22 +17,15 @@ steps. One ``sample()`` is one stride of ``k`` steps (Algorithm 1):
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
-from ray.rllib.env import INPUT_ENV_SPACES
-from ray.rllib.env.env_runner import EnvRunner
-from ray.rllib.utils.checkpoints import Checkpointable
 
-import envs
-from rllib_meta.algorithms.meta_value.rl_module import LearningRuleModule
+from rllib_meta.algorithms.env_runner_base import SingleModuleEnvRunner
 from rllib_meta.algorithms.meta_value.rules import RuleSpec, meta_value_objective, rule_field
-from rllib_meta.algorithms.runner_state import load_module_state
 from rllib_meta.core.learning_rules import learning_step, simultaneous_gradient
 
 RNG_STATE = "rng_state"
@@ -58,20 +51,15 @@ def share_of(total: int, runners: int, worker_index: int) -> int:
     return total // runners + (index < total % runners)
 
 
-class PolicyPairEnvRunner(EnvRunner, Checkpointable):
+class PolicyPairEnvRunner(SingleModuleEnvRunner):
     """Optimisation-trajectory sampler for the differentiable games."""
 
     def __init__(self, *, config, **kwargs):
         super().__init__(config=config, **kwargs)
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-        self.env = envs.make(config.env, **dict(config.env_config))
         self.game = self.env.game
-        spec = config.get_rl_module_spec(spaces=self.get_spaces(), inference_only=False)
-        self.module: LearningRuleModule = spec.build()
         self.rule = RuleSpec(config.rule, float(config.lookahead_rate), int(config.hola_order))
         self.num_pairs = share_of(config.policy_pairs, config.num_env_runners, self.worker_index)
-        seed = self._seed if self._seed is not None else int(np.random.SeedSequence().entropy)
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(self.seed)
         self.pairs = self._restart()
 
     # -- trajectories ----------------------------------------------------------------------
@@ -156,10 +144,6 @@ class PolicyPairEnvRunner(EnvRunner, Checkpointable):
 
     # -- RLlib plumbing --------------------------------------------------------------------
 
-    def get_spaces(self) -> dict[str, tuple[gym.Space, gym.Space]]:
-        spaces = (self.env.observation_space("player_0"), self.env.action_space("player_0"))
-        return {INPUT_ENV_SPACES: spaces, DEFAULT_MODULE_ID: spaces}
-
     def get_state(self, components=None, *, not_components=None, **kwargs) -> dict[str, Any]:
         pairs = self.pairs
         return {
@@ -175,7 +159,7 @@ class PolicyPairEnvRunner(EnvRunner, Checkpointable):
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        load_module_state(self.module, state)
+        self.load_module_state(state)
         if RNG_STATE in state:
             self.generator.set_state(torch.from_numpy(np.asarray(state[RNG_STATE])))
         if "pairs" in state:
@@ -188,18 +172,6 @@ class PolicyPairEnvRunner(EnvRunner, Checkpointable):
             )
         if "num_env_steps_sampled_lifetime" in state:
             self.num_env_steps_sampled_lifetime = state["num_env_steps_sampled_lifetime"]
-
-    def get_metrics(self) -> dict:
-        return {}  # the algorithm reports from the returned batches
-
-    def get_ctor_args_and_kwargs(self):
-        return ((), {"config": self.config})
-
-    def assert_healthy(self):
-        assert self.env is not None and self.module is not None
-
-    def stop(self) -> None:
-        self.env.close()
 
 
 def _optional_tensor(value) -> torch.Tensor | None:

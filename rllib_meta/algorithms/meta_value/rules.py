@@ -15,6 +15,7 @@ from envs.differentiable.games import DifferentiableGame
 from rllib_meta.core.learning_rules import (
     Objective,
     hola_gradient,
+    lola_gradient,
     simultaneous_gradient,
 )
 
@@ -69,7 +70,7 @@ def rule_field(
     if spec.rule == "naive":
         return simultaneous_gradient(game.values, x)
     if spec.rule == "lola":
-        return hola_gradient(game.values, x, spec.lookahead_rate, order=1)
+        return lola_gradient(game.values, x, spec.lookahead_rate)
     if spec.rule == "hola":
         return hola_gradient(game.values, x, spec.lookahead_rate, order=spec.order)
     if spec.rule == "cola":
