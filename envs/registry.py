@@ -17,6 +17,7 @@ from typing import Any
 
 from pettingzoo import ParallelEnv
 
+from envs.matrix.context import ContextQueryEnv
 from envs.matrix.games import (
     CANONICAL_CENTER,
     CANONICAL_GAME_NAMES,
@@ -99,6 +100,11 @@ def _build_matrix_game(
     return _iterated(canonical_game(game), horizon, reward_offset=offset, **common)
 
 
+def _build_matrix_game_context(commit: bool, **config: Any) -> ContextQueryEnv:
+    # The game keys are those of "matrix_game"; the wrapper only adds the leader's 5 queries.
+    return ContextQueryEnv(_build_matrix_game(**config), commit=_check_bool("commit", commit))
+
+
 def _build_battle_of_sexes(scaled: bool, **common: Any) -> IteratedMatrixGame:
     return _iterated(battle_of_sexes(_check_bool("scaled", scaled)), 1, **common)
 
@@ -171,6 +177,12 @@ _REGISTRY: dict[str, EnvSpec] = {
         _build_matrix_game,
         {"game": REQUIRED, "center": False, "horizon": 10, **_ITERATED_DEFAULTS},
         f"One of the 12 canonical symmetric 2x2 games (paper 003): {list(CANONICAL_GAME_NAMES)}",
+    ),
+    "matrix_game_context": EnvSpec(
+        _build_matrix_game_context,
+        {"game": REQUIRED, "center": False, "horizon": 10, "commit": True, **_ITERATED_DEFAULTS},
+        "A canonical 2x2 game after 5 leader state queries whose answers are the follower's "
+        "context (paper 003, section 3 and Algorithm 1)",
     ),
     "battle_of_sexes": EnvSpec(
         _build_battle_of_sexes,

@@ -23,6 +23,7 @@ def test_env_names_sorted() -> None:
         "ipd_lola",
         "logistic_game",
         "matrix_game",
+        "matrix_game_context",
         "pacman_world",
         "resource_occupation",
         "rps",
