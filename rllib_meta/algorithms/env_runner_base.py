@@ -58,3 +58,12 @@ class SingleModuleEnvRunner(EnvRunner, Checkpointable):
 
     def stop(self) -> None:
         self.env.close()
+
+
+def share_of(total: int, runners: int, worker_index: int) -> int:
+    """EnvRunner ``worker_index``'s share of ``total`` items (policy pairs, episodes); the
+    local runner, index 0, takes everything when there are no remote runners."""
+    if runners == 0:
+        return total
+    index = worker_index - 1
+    return total // runners + (index < total % runners)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 
-from rllib_meta.algorithms.env_runner_base import SingleModuleEnvRunner
+from rllib_meta.algorithms.env_runner_base import SingleModuleEnvRunner, share_of
 from rllib_meta.algorithms.meta_value.rules import RuleSpec, meta_value_objective, rule_field
 from rllib_meta.core.learning_rules import learning_step, simultaneous_gradient
 
@@ -40,15 +40,6 @@ class PolicyPairs:
     step: int
     condition: torch.Tensor | None
     signs: torch.Tensor | None
-
-
-def share_of(total: int, runners: int, worker_index: int) -> int:
-    """EnvRunner ``worker_index``'s share of ``total`` pairs (the local runner, index 0, takes
-    everything when there are no remote runners)."""
-    if runners == 0:
-        return total
-    index = worker_index - 1
-    return total // runners + (index < total % runners)
 
 
 class PolicyPairEnvRunner(SingleModuleEnvRunner):

@@ -1,0 +1,1 @@
+"""Contextual-policy Stackelberg learning (paper 003) as an RLlib Algorithm."""

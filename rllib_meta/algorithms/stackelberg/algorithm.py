@@ -1,0 +1,138 @@
+"""Contextual-policy Stackelberg learning (paper 003, Algorithm 1) as an RLlib Algorithm.
+
+The training iterations run the paper's phases in order: ``pretraining_iterations`` of the
+follower against random deterministic leaders (phase 1, "Pre-Training Loop"),
+``leader_iterations`` of the leader against the frozen follower (phase 2, "Main Training
+Loop"), then ``verification_iterations`` of the follower against the frozen leader (phase 3,
+App. C "Equilibrium Verification"); further iterations continue the last phase. Every
+iteration also reports exact checks (:mod:`.verification`): the follower's regret against each
+of the 32 deterministic leaders, the greedy pair's returns and the game's Stackelberg optimum,
+and the environment steps of each phase, so sample efficiency is visible.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+import envs
+from envs.matrix.stackelberg import stackelberg_optimum
+from rllib_meta.algorithms.stackelberg.config import StackelbergConfig
+from rllib_meta.algorithms.stackelberg.env_runner import (
+    LEADER_TRAINING,
+    PHASES,
+    PRETRAINING,
+    VERIFICATION,
+)
+from rllib_meta.algorithms.stackelberg.verification import follower_regrets, leader_report
+
+METRICS = "stackelberg"
+VERIFICATION_START, LAST_RETURNS = "verification_start", "last_returns"
+
+
+class StackelbergMeta(Algorithm):
+    """Phases 1-3 of Algorithm 1 with PG / PPO / DQN leaders (see the module docstring)."""
+
+    @classmethod
+    def get_default_config(cls) -> StackelbergConfig:
+        return StackelbergConfig(algo_class=cls)
+
+    def setup(self, config) -> None:
+        super().setup(config)
+        env = envs.make(self.config.env, **dict(self.config.env_config))
+        self.payoffs = torch.tensor(np.array(env.game.payoffs), dtype=torch.float64)
+        self.horizon = env.horizon
+        self.optimum = stackelberg_optimum(self.payoffs, self.horizon)
+        # The greedy pair's exact returns after the last iteration, and when phase 3 began
+        # (the changes since then are the equilibrium check).
+        self.last_returns: dict[str, float] = {}
+        self.verification_start: dict[str, float] | None = None
+        self._regrets: tuple[torch.Tensor, dict[str, float]] | None = None
+
+    def current_phase(self) -> str:
+        config, iteration = self.config, self.training_iteration
+        if iteration < config.pretraining_iterations:
+            return PRETRAINING
+        leader_end = config.pretraining_iterations + config.leader_iterations
+        if iteration < leader_end or config.verification_iterations == 0:
+            return LEADER_TRAINING
+        return VERIFICATION
+
+    def training_step(self) -> None:
+        phase = self.current_phase()
+        batch = self._sample(phase)
+        update = "update_leader" if phase == LEADER_TRAINING else "update_follower"
+        (result,) = self.learner_group.foreach_learner(
+            lambda learner, batch=batch: getattr(learner, update)(batch)
+        )
+        self.env_runner_group.sync_weights(
+            from_worker_or_learner_group=self.learner_group, inference_only=False
+        )
+        report = {"phase": float(PHASES.index(phase) + 1), **result.get(), **self._exact(phase)}
+        report["sampled_leader_return"], report["sampled_follower_return"] = (
+            batch["payoff_returns"].mean(axis=0).tolist()
+        )
+        for key, value in report.items():
+            self.metrics.log_value((METRICS, key), value, reduce="mean", window=1)
+        steps = int(batch["env_steps"])
+        self.metrics.log_value((METRICS, f"env_steps_{phase}"), steps, reduce="lifetime_sum")
+        self.metrics.log_value(
+            (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), steps, reduce="lifetime_sum"
+        )
+
+    def _sample(self, phase: str) -> dict[str, np.ndarray]:
+        """One iteration's episodes from every EnvRunner, concatenated."""
+        if self.env_runner_group.num_remote_env_runners() == 0:
+            return self.env_runner.sample(phase=phase)
+        batches = self.env_runner_group.foreach_env_runner(
+            lambda runner: runner.sample(phase=phase), local_env_runner=False
+        )
+        merged = {
+            key: np.concatenate([b[key] for b in batches])
+            for key in batches[0]
+            if key != "env_steps"
+        }
+        merged["env_steps"] = np.asarray(sum(int(b["env_steps"]) for b in batches))
+        return merged
+
+    def _exact(self, phase: str) -> dict[str, float]:
+        """The exact checks of the greedy policies after this iteration's update."""
+        (tables,) = self.learner_group.foreach_learner(lambda learner: learner.greedy_tables())
+        leader, follower = (torch.as_tensor(t) for t in tables.get())
+        contextual = self.config.follower_oracle == "contextual"
+        follower = follower if contextual else None
+        report = leader_report(self.payoffs, leader, follower, self.horizon, self.optimum)
+        if contextual:
+            report.update(self._follower_regrets(follower))
+        if phase == VERIFICATION:
+            if self.verification_start is None:
+                self.verification_start = self.last_returns
+            for side in ("leader", "follower"):
+                key = f"{side}_return"
+                report[f"verification_{side}_change"] = report[key] - self.verification_start[key]
+        self.last_returns = {k: v for k, v in report.items() if k.endswith("_return")}
+        return report
+
+    def _follower_regrets(self, follower: torch.Tensor) -> dict[str, float]:
+        """:func:`follower_regrets`, recomputed only when the follower's greedy table changed
+        (never during phase 2)."""
+        if self._regrets is None or not torch.equal(self._regrets[0], follower):
+            self._regrets = (follower, follower_regrets(self.payoffs, follower, self.horizon))
+        return dict(self._regrets[1])
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def get_state(self, *args, **kwargs) -> dict[str, Any]:
+        state = super().get_state(*args, **kwargs)
+        state[VERIFICATION_START] = self.verification_start
+        state[LAST_RETURNS] = self.last_returns
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        self.verification_start = state.get(VERIFICATION_START, self.verification_start)
+        self.last_returns = state.get(LAST_RETURNS, self.last_returns)

@@ -1,0 +1,219 @@
+"""``StackelbergLearner``: the follower's and the leader's updates of Algorithm 1 (paper 003).
+
+Each side has its own Adam optimizer and only that optimizer steps when its side learns, so the
+frozen side does not move (a shared ``apply_gradients`` would also step the frozen side's
+optimizer on its stale gradient).
+
+* Follower (phases 1 and 3), per step ``t`` of each episode: ``log pi_F(a_t | s_t, omega)``
+  weighted by the follower's return-to-go ``G_t`` (PG), or PPO's clipped surrogate with ``G_t``
+  standardised over the batch as the advantage (no critic).
+* Leader (phase 2). The leader's decision in an episode is its answer table omega (it commits
+  to it; see the EnvRunner), so its episode return ``R`` is the reward of that one decision,
+  with ``log pi_L(omega) = sum_s log pi_L(omega_s | s)``: PG ascends ``R log pi_L(omega)``,
+  PPO clips the ratio of ``pi_L(omega)``. DQN fits a linear (bias-free) value of the answers,
+  ``Q(omega) = sum_s Q(s, omega_s)``, to ``R`` on episodes replayed from a buffer: there is
+  no next state to bootstrap from, so the target network of SimpleQ has nothing to do.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+
+from rllib_meta.algorithms.stackelberg.rl_module import StackelbergModule, context_index
+from rllib_meta.core.advantages import discounted_returns
+from rllib_meta.core.policy_gradients import (
+    ppo_clip_loss,
+    reinforce_loss,
+    squared_error_loss,
+    standardized,
+)
+
+LEADER_OPTIMIZER, FOLLOWER_OPTIMIZER = "leader", "follower"
+LEADER, FOLLOWER = 0, 1
+REPLAY_STATE = "leader_replay"
+
+
+class LeaderReplay:
+    """DQN's replay buffer of leader episodes: answer tables and returns, oldest overwritten."""
+
+    def __init__(self, capacity: int, num_states: int) -> None:
+        self.answers = torch.zeros(capacity, num_states, dtype=torch.long)
+        self.returns = torch.zeros(capacity)
+        self.size = 0
+        self.next = 0
+
+    def add(self, answers: torch.Tensor, returns: torch.Tensor) -> None:
+        for row in range(answers.shape[0]):
+            self.answers[self.next] = answers[row]
+            self.returns[self.next] = returns[row]
+            self.next = (self.next + 1) % self.answers.shape[0]
+            self.size = min(self.size + 1, self.answers.shape[0])
+
+    def sample(self, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = torch.randint(self.size, (count,), generator=generator)
+        return self.answers[rows], self.returns[rows]
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "answers": self.answers.numpy().copy(),
+            "returns": self.returns.numpy().copy(),
+            "size": self.size,
+            "next": self.next,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.answers = torch.from_numpy(np.array(state["answers"]))
+        self.returns = torch.from_numpy(np.array(state["returns"]))
+        self.size, self.next = int(state["size"]), int(state["next"])
+
+
+class StackelbergLearner(TorchLearner):
+    def build(self) -> None:
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+        super().build()
+        seed = 0 if self.config.seed is None else int(self.config.seed)
+        num_states = self.tables.leader.in_features
+        self.replay = LeaderReplay(self.config.dqn_replay_capacity, num_states)
+        self.leader_steps_seen = 0
+        # Replay draws and PPO's minibatch shuffles.
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @property
+    def tables(self) -> StackelbergModule:
+        module = self.module[DEFAULT_MODULE_ID]
+        return module.unwrapped() if hasattr(module, "unwrapped") else module
+
+    def configure_optimizers_for_module(self, module_id, config=None) -> None:
+        tables = self.module[module_id]
+        tables = tables.unwrapped() if hasattr(tables, "unwrapped") else tables
+        for name, layer, lr in (
+            (LEADER_OPTIMIZER, tables.leader, config.lr),
+            (FOLLOWER_OPTIMIZER, tables.follower, config.follower_lr),
+        ):
+            params = list(layer.parameters())
+            self.register_optimizer(
+                module_id=module_id,
+                optimizer_name=name,
+                optimizer=torch.optim.Adam(params, lr=lr),
+                params=params,
+                lr_or_lr_schedule=lr,
+            )
+
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
+        raise NotImplementedError(
+            "The Stackelberg sides learn from whole episodes: call update_follower() or "
+            "update_leader(), not update()."
+        )
+
+    # -- follower --------------------------------------------------------------------------
+
+    def update_follower(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
+        """One PG step or one PPO round on the follower's steps of ``batch``."""
+        states = torch.from_numpy(batch["states"])
+        contexts = context_index(torch.from_numpy(batch["answers"])).unsqueeze(1)
+        contexts = contexts.expand_as(states)
+        actions = torch.from_numpy(batch["actions"])[..., FOLLOWER]
+        rewards = torch.from_numpy(batch["rewards"])[..., FOLLOWER]
+        returns = discounted_returns(rewards, self.config.gamma)
+
+        def log_probs(rows: torch.Tensor) -> torch.Tensor:
+            logits = self.tables.follower_logits(states[rows], contexts[rows])
+            return torch.log_softmax(logits, dim=-1).gather(-1, actions[rows, :, None])[..., 0]
+
+        if self.config.follower_learner == "pg":
+            everything = torch.arange(states.shape[0])
+            loss = reinforce_loss(log_probs(everything), returns)
+            return {"follower_loss": self._step(FOLLOWER_OPTIMIZER, loss)}
+        return {"follower_loss": self._ppo(FOLLOWER_OPTIMIZER, log_probs, standardized(returns))}
+
+    # -- leader ----------------------------------------------------------------------------
+
+    def update_leader(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
+        """One update of the leader on the episodes of ``batch`` (see the module docstring)."""
+        answers = torch.from_numpy(batch["answers"])
+        rewards = torch.from_numpy(batch["rewards"])[..., LEADER]
+        returns = discounted_returns(rewards, self.config.gamma)[:, 0]
+        learner = self.config.leader_learner
+        if learner == "dqn":
+            return self._dqn_update(answers, returns, episode_steps=rewards.shape[1])
+
+        def log_probs(rows: torch.Tensor) -> torch.Tensor:
+            return self.tables.leader_log_probs(answers[rows])
+
+        if learner == "pg":
+            loss = reinforce_loss(log_probs(torch.arange(answers.shape[0])), returns)
+            return {"leader_loss": self._step(LEADER_OPTIMIZER, loss)}
+        return {"leader_loss": self._ppo(LEADER_OPTIMIZER, log_probs, standardized(returns))}
+
+    def _dqn_update(
+        self, answers: torch.Tensor, returns: torch.Tensor, episode_steps: int
+    ) -> dict[str, float]:
+        self.replay.add(answers, returns)
+        self.leader_steps_seen += answers.shape[0] * episode_steps
+        if self.leader_steps_seen < self.config.dqn_learning_starts:
+            return {}
+        for _ in range(self.config.dqn_updates_per_iteration):
+            replayed, targets = self.replay.sample(self.config.dqn_batch_size, self.generator)
+            values = self.tables.leader_scores()  # (5, 2) action values
+            predictions = values.gather(-1, replayed.T).sum(dim=0)  # Q(omega) per episode
+            loss = self._step(LEADER_OPTIMIZER, squared_error_loss(predictions, targets))
+        return {"leader_loss": loss}
+
+    def greedy_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """The leader's greedy answers ``(5,)`` and the follower's greedy table ``(32, 5)``."""
+        with torch.no_grad():
+            tables = self.tables
+            return tables.leader_greedy().numpy(), tables.follower_greedy_table().numpy()
+
+    # -- optimisation ----------------------------------------------------------------------
+
+    def _step(self, optimizer_name: str, loss: torch.Tensor) -> float:
+        """One step of ``optimizer_name`` alone (the other side keeps its parameters)."""
+        optimizer = self.get_optimizer(DEFAULT_MODULE_ID, optimizer_name)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    def _ppo(self, optimizer_name: str, log_probs, advantages: torch.Tensor) -> float:
+        """``ppo_epochs`` passes over the episodes in shuffled minibatches of
+        ``ppo_minibatch_episodes`` (the whole batch when None), clipped surrogate each step."""
+        count = advantages.shape[0]
+        size = self.config.ppo_minibatch_episodes or count
+        everything = torch.arange(count)
+        old_log_probs = log_probs(everything).detach()
+        loss = 0.0
+        for _ in range(self.config.ppo_epochs):
+            order = torch.randperm(count, generator=self.generator)
+            for start in range(0, count, size):
+                rows = order[start : start + size]
+                surrogate = ppo_clip_loss(
+                    log_probs(rows), old_log_probs[rows], advantages[rows], self.config.ppo_clip
+                )
+                loss = self._step(optimizer_name, surrogate)
+        return loss
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict[str, Any]:
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        state[REPLAY_STATE] = {
+            **self.replay.get_state(),
+            "steps_seen": self.leader_steps_seen,
+            "rng_state": self.generator.get_state().numpy(),
+        }
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        if REPLAY_STATE in state:
+            self.replay.set_state(state[REPLAY_STATE])
+            self.leader_steps_seen = int(state[REPLAY_STATE]["steps_seen"])
+            rng_state = np.asarray(state[REPLAY_STATE]["rng_state"])
+            self.generator.set_state(torch.from_numpy(rng_state))
