@@ -7,6 +7,7 @@ every row with Ray Tune.
 
 _META_MAPG = "rllib_meta.algorithms.meta_mapg.algorithm"
 _META_VALUE = "rllib_meta.algorithms.meta_value.algorithm"
+_FOLLOWER_DEMO = "rllib_meta.algorithms.follower_learning_demo.algorithm"
 
 ALGORITHMS: dict[str, str] = {
     "MetaMAPG": f"{_META_MAPG}:MetaMAPG",
@@ -18,4 +19,5 @@ ALGORITHMS: dict[str, str] = {
     "LOLA": f"{_META_VALUE}:LOLA",
     "HOLA": f"{_META_VALUE}:HOLA",
     "NaiveLearning": f"{_META_VALUE}:NaiveLearning",
+    "FollowerLearningDemo": f"{_FOLLOWER_DEMO}:FollowerLearningDemo",
 }
