@@ -43,6 +43,10 @@ class StackelbergMeta(Algorithm):
 
     def setup(self, config) -> None:
         super().setup(config)
+        # The EnvRunners built their own randomly initialised tables: start from the Learner's.
+        self.env_runner_group.sync_weights(
+            from_worker_or_learner_group=self.learner_group, inference_only=False
+        )
         env = envs.make(self.config.env, **dict(self.config.env_config))
         self.payoffs = torch.tensor(np.array(env.game.payoffs), dtype=torch.float64)
         self.horizon = env.horizon

@@ -29,15 +29,15 @@ NUM_CONTEXTS = 2**NUM_STATES
 
 
 class StackelbergModule(TorchRLModule):
-    """``leader`` (5 -> 2) and ``follower`` (160 -> 2) tables, zero-initialised (uniform
-    policies, zero action values). Read by the Stackelberg EnvRunner and Learner directly;
-    RLlib's generic episode sampling is not used."""
+    """``leader`` (5 -> 2) and ``follower`` (160 -> 2) tables with torch's default (seeded)
+    initialisation of ``nn.Linear``, so the initial greedy policies are random: a zero table
+    would start every leader at "always C", which is already the optimum of six of the 12
+    games. Read by the Stackelberg EnvRunner and Learner directly; RLlib's generic episode
+    sampling is not used."""
 
     def setup(self):
         self.leader = torch.nn.Linear(NUM_STATES, NUM_ACTIONS, bias=False)
         self.follower = torch.nn.Linear(NUM_STATES * NUM_CONTEXTS, NUM_ACTIONS, bias=False)
-        torch.nn.init.zeros_(self.leader.weight)
-        torch.nn.init.zeros_(self.follower.weight)
         self.register_buffer("all_policies", memory_one_policies(), persistent=False)
 
     def _forward(self, batch, **kwargs):

@@ -63,6 +63,7 @@ def test_the_follower_table_is_indexed_by_state_and_context(ray_instance):
     try:
         tables = algorithm.learner_group._learner.tables
         with torch.no_grad():
+            tables.follower.weight.zero_()
             tables.follower.weight[1, 2 * NUM_CONTEXTS + 7] = 1.0  # state 2, leader 7: D
         greedy = tables.follower_greedy_table()
         assert greedy.shape == (32, 5)
@@ -286,3 +287,19 @@ def test_an_unsupported_env_is_refused():
     config = _config().environment("ipd")
     with pytest.raises(ValueError, match=r"env must be one of \['matrix_game'\], got 'ipd'"):
         config.validate()
+
+
+def test_env_runners_start_from_the_learners_random_tables(ray_instance):
+    algorithm = _config(seed=5).build_algo()
+    other_seed = _config(seed=6).build_algo()
+    try:
+        learner = _weights(algorithm)
+        runner = {
+            name: layer.weight for name, layer in algorithm.env_runner.module.named_children()
+        }
+        for name, value in learner.items():
+            assert torch.equal(runner[name], value), name
+        assert not torch.equal(learner["leader"], _weights(other_seed)["leader"])
+    finally:
+        algorithm.stop()
+        other_seed.stop()
