@@ -5,8 +5,9 @@ frozen side does not move (a shared ``apply_gradients`` would also step the froz
 optimizer on its stale gradient).
 
 * Follower (phases 1 and 3), per step ``t`` of each episode: ``log pi_F(a_t | s_t, omega)``
-  weighted by the follower's return-to-go ``G_t`` (PG), or PPO's clipped surrogate with ``G_t``
-  standardised over the batch as the advantage (no critic).
+  weighted by the follower's return-to-go ``G_t`` (PG, as RLlib's PG: no baseline), or PPO's
+  clipped surrogate with the advantage ``G_t - mean_batch(G_t)`` standardised over the batch
+  (a per-step constant in place of a learned critic).
 * Leader (phase 2). The leader's decision in an episode is its answer table omega (it commits
   to it; see the EnvRunner), so its episode return ``R`` is the reward of that one decision,
   with ``log pi_L(omega) = sum_s log pi_L(omega_s | s)``: PG ascends ``R log pi_L(omega)``,
@@ -130,7 +131,9 @@ class StackelbergLearner(TorchLearner):
             everything = torch.arange(states.shape[0])
             loss = reinforce_loss(log_probs(everything), returns)
             return {"follower_loss": self._step(FOLLOWER_OPTIMIZER, loss)}
-        return {"follower_loss": self._ppo(FOLLOWER_OPTIMIZER, log_probs, standardized(returns))}
+        # PPO's critic, in its simplest form: the batch's mean return-to-go at each step.
+        advantages = standardized(returns - returns.mean(dim=0, keepdim=True))
+        return {"follower_loss": self._ppo(FOLLOWER_OPTIMIZER, log_probs, advantages)}
 
     # -- leader ----------------------------------------------------------------------------
 
