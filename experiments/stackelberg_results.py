@@ -146,6 +146,7 @@ def plot(main: dict[str, list[Trial]], baseline: dict[str, list[Trial]] | None, 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     figure, axes = plt.subplots(3, 4, figsize=(16, 10), sharex=True)
     for axis, (game, trials) in zip(axes.flat, main.items(), strict=False):
@@ -154,9 +155,11 @@ def plot(main: dict[str, list[Trial]], baseline: dict[str, list[Trial]] | None, 
             _curve(
                 axis, baseline[game], "leader_return_vs_best_response", "PPO+Q-learn", "tab:orange"
             )
-        axis.axhline(trials[0].rows[-1]["optimum_leader_return"], color="green", linestyle="--")
+        optimum = trials[0].rows[-1]["optimum_leader_return"]
+        axis.axhline(optimum, color="gray", linestyle=":", linewidth=1.5, zorder=0, label="optimum")
         axis.set_title(game)
         axis.set_xscale("log")
+        axis.xaxis.set_minor_formatter(NullFormatter())
         axis.set_ylim(5, 42)
     axes[0, 0].legend(loc="lower right", fontsize=8)
     for axis in axes[-1]:

@@ -12,6 +12,7 @@ and the environment steps of each phase, so sample efficiency is visible.
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import numpy as np
@@ -127,6 +128,13 @@ class StackelbergMeta(Algorithm):
         if self._regrets is None or not torch.equal(self._regrets[0], follower):
             self._regrets = (follower, follower_regrets(self.payoffs, follower, self.horizon))
         return dict(self._regrets[1])
+
+    @classmethod
+    def evaluate_checkpoints(cls, paths: list[str], args: argparse.Namespace) -> int:
+        """``rllib evaluate``: the exact verification of each checkpoint's greedy pair."""
+        from rllib_meta.algorithms.stackelberg.verification import evaluate_checkpoints
+
+        return evaluate_checkpoints(paths, args)
 
     # -- checkpoints -----------------------------------------------------------------------
 

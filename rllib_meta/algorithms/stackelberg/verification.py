@@ -8,6 +8,11 @@ the episode.
 
 from __future__ import annotations
 
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
 import torch
 
 from envs.matrix.stackelberg import (
@@ -57,3 +62,68 @@ def leader_report(
         report["follower_return"] = float(returns[1])
         report["leader_gap"] = optimum.leader_return - float(returns[0])
     return report
+
+
+def evaluate_checkpoints(paths: list[str], args: argparse.Namespace) -> int:
+    """``rllib evaluate``: the exact checks of every checkpoint's greedy pair, printed as one
+    table row per checkpoint and written to ``stackelberg_verification.json``."""
+    rows = [_checkpoint_report(path) for path in paths]
+    print(format_reports(rows))
+    output_dir = Path(args.output_dir or "stackelberg_results")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / "stackelberg_verification.json"
+    path.write_text(json.dumps(rows, indent=2))
+    print(f"wrote {path}")
+    return 0
+
+
+def _checkpoint_report(path: str) -> dict[str, Any]:
+    from rllib_meta.evaluation.checkpoints import find_checkpoint, load_checkpoint_info
+
+    info = load_checkpoint_info(find_checkpoint(path))
+    config = info.config.copy(copy_frozen=False)
+    config.env_runners(num_env_runners=0)
+    algorithm = info.algorithm_class.from_checkpoint(str(info.path), config=config)
+    try:
+        leader, follower = (
+            torch.as_tensor(t) for t in algorithm.learner_group._learner.greedy_tables()
+        )
+        payoffs, horizon, optimum = algorithm.payoffs, algorithm.horizon, algorithm.optimum
+    finally:
+        algorithm.stop()
+    contextual = config.follower_oracle == "contextual"
+    report = leader_report(payoffs, leader, follower if contextual else None, horizon, optimum)
+    if contextual:
+        report.update(follower_regrets(payoffs, follower, horizon))
+        regret = follower_regret(payoffs, memory_one_policies(), follower, horizon)
+        report["leaders_with_regret"] = [int(i) for i in torch.nonzero(regret > 0).flatten()]
+    return {
+        "checkpoint": str(info.path),
+        "game": config.env_config["game"],
+        "leader_answers": "".join("CD"[int(a)] for a in leader),
+        **report,
+    }
+
+
+def format_reports(rows: list[dict[str, Any]]) -> str:
+    """One line per checkpoint: game, greedy leader (answers in states start, CC, CD, DC, DD),
+    its returns against the trained follower and the optimum, the follower's regret."""
+    lines = ["game                leader  L / F (optimum)      regret mean / max (time-aware)"]
+    for row in rows:
+        returns = (
+            f"{row['leader_return']:.0f} / {row['follower_return']:.0f}"
+            if "leader_return" in row
+            else f"{row['leader_return_vs_best_response']:.0f} vs BR"
+        )
+        optimum = f"({row['optimum_leader_return']:.0f} / {row['optimum_follower_return']:.0f})"
+        regret = (
+            f"{row['follower_regret_mean']:.3f} / {row['follower_regret_max']:.0f} "
+            f"({row['follower_regret_time_aware_mean']:.3f} / "
+            f"{row['follower_regret_time_aware_max']:.0f})"
+            if "follower_regret_mean" in row
+            else "-"
+        )
+        lines.append(
+            f"{row['game']:<19} {row['leader_answers']}   {returns} {optimum:<13}  {regret}"
+        )
+    return "\n".join(lines)

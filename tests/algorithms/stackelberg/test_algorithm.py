@@ -1,6 +1,8 @@
 """StackelbergMeta (paper 003): the tables, the phases, the exact checks, reproducibility,
 checkpoints, distribution, the Q-learning baseline, the CLI and bad configuration."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -16,6 +18,7 @@ from rllib_meta.algorithms.stackelberg.algorithm import StackelbergMeta
 from rllib_meta.algorithms.stackelberg.env_runner import StackelbergEnvRunner
 from rllib_meta.algorithms.stackelberg.rl_module import NUM_CONTEXTS
 from rllib_meta.algorithms.stackelberg.verification import follower_regrets, leader_report
+from rllib_meta.cli import main
 from tests.cli import train_file
 
 pytestmark = pytest.mark.slow
@@ -256,6 +259,13 @@ def test_rllib_train_file_runs_the_12_game_sweep_file(ray_instance, tmp_path):
     assert train_file("stackelberg_ppo_12games.yaml", tmp_path, 3, config) == 0
     checkpoints = list(tmp_path.glob("stackelberg-ppo-12games/*/checkpoint_*"))
     assert len(checkpoints) == 1
+    output = tmp_path / "verification"
+    assert main(["evaluate", str(checkpoints[0]), "--output-dir", str(output)]) == 0
+    (report,) = json.loads((output / "stackelberg_verification.json").read_text())
+    assert report["game"] == "stag_hunt"
+    assert report["optimum_leader_return"] == 40.0
+    assert len(report["leader_answers"]) == 5 and set(report["leader_answers"]) <= {"C", "D"}
+    assert 0.0 <= report["follower_regret_mean"] <= report["follower_regret_max"]
 
 
 @pytest.mark.parametrize(
