@@ -90,7 +90,11 @@ def spread(values: list[float], digits: int = 1) -> str:
 
 def steps(values: list[float]) -> str:
     array = np.asarray(values) / 1000.0
-    return f"{np.median(array):.0f}k [{array.min():.0f}k, {array.max():.0f}k]"
+
+    def kilo(value: float) -> str:
+        return f"{value:.1f}k" if value < 10 else f"{value:.0f}k"
+
+    return f"{kilo(np.median(array))} [{kilo(array.min())}, {kilo(array.max())}]"
 
 
 def table(main: dict[str, list[Trial]], baseline: dict[str, list[Trial]] | None) -> str:
