@@ -313,3 +313,23 @@ def test_env_runners_start_from_the_learners_random_tables(ray_instance):
     finally:
         algorithm.stop()
         other_seed.stop()
+
+
+def test_the_dqn_leader_fits_an_additive_value_of_its_answers(ray_instance):
+    """``Q(omega) = sum_s Q(s, omega_s)`` regressed on episode returns recovers the per-state
+    action-value differences of a return that is additive in the answers."""
+    settings = {"leader_learner": "dqn", "dqn_learning_starts": 0, "dqn_batch_size": 256}
+    algorithm = _config(lr=0.05, **settings).build_algo()
+    try:
+        learner = algorithm.learner_group._learner
+        gains = torch.tensor([3.0, -2.0, 1.0, 0.5, -1.0])  # return gained by answering D in s
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(300):
+            answers = torch.randint(2, (64, 5), generator=generator)
+            rewards = torch.zeros(64, 10, 2)
+            rewards[:, 0, 0] = (answers.float() * gains).sum(dim=1)
+            learner.update_leader({"answers": answers.numpy(), "rewards": rewards.numpy()})
+        values = learner.tables.leader_scores().detach()
+    finally:
+        algorithm.stop()
+    assert torch.allclose(values[:, 1] - values[:, 0], gains, atol=0.05)
