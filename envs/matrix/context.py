@@ -30,7 +30,9 @@ def follower_context_observation(state: int | np.ndarray, omega: np.ndarray) -> 
 
     ``state`` is the follower's observed game state (an int or an integer array of any batch
     shape); ``omega`` holds the leader's 5 answers as 0/1 (shape ``(..., 5)``); batch dims
-    broadcast. Shared by :class:`ContextQueryEnv` and batched code so both encode alike.
+    broadcast. :class:`ContextQueryEnv`'s encoding, as a function for batched callers.
+    (StackelbergMeta's tabular follower reads the same two inputs as one index, state x 32 +
+    the answers' policy index; see ``rllib_meta/algorithms/stackelberg/rl_module.py``.)
     """
     states = np.asarray(state)
     answers = np.asarray(omega)
