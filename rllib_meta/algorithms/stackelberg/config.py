@@ -10,8 +10,6 @@ settings and the PPO + Q-learning baseline.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
@@ -145,11 +143,6 @@ class StackelbergConfig(AlgorithmConfig):
                 setattr(self, name, local[name])
         return self
 
-    @property
-    def total_iterations(self) -> int:
-        """Iterations of all three phases."""
-        return self.pretraining_iterations + self.leader_iterations + self.verification_iterations
-
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         from rllib_meta.algorithms.stackelberg.rl_module import StackelbergModule
 
@@ -159,10 +152,6 @@ class StackelbergConfig(AlgorithmConfig):
         from rllib_meta.algorithms.stackelberg.learner import StackelbergLearner
 
         return StackelbergLearner
-
-    @property
-    def _model_config_auto_includes(self) -> dict[str, Any]:
-        return {}
 
     def validate(self) -> None:
         super().validate()

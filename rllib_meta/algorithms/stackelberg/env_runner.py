@@ -29,13 +29,12 @@ import torch
 from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 
 from envs.matrix.batched import BatchedIteratedMatrixGame
-from envs.matrix.stackelberg import memory_one_policies
+from envs.matrix.stackelberg import FOLLOWER, LEADER, memory_one_policies, policy_index
 from rllib_meta.algorithms.env_runner_base import SingleModuleEnvRunner, share_of
-from rllib_meta.algorithms.stackelberg.rl_module import NUM_CONTEXTS, context_index
+from rllib_meta.algorithms.stackelberg.rl_module import NUM_CONTEXTS
 
 PRETRAINING, LEADER_TRAINING, VERIFICATION = "pretraining", "leader_training", "verification"
 PHASES = (PRETRAINING, LEADER_TRAINING, VERIFICATION)
-LEADER, FOLLOWER = 0, 1
 RNG_STATE = "rng_state"
 NOISE_STD = "parameter_noise_std"
 # Parameter-noise adaptation (Plappert et al. 2018): scale the std by this factor per batch.
@@ -109,7 +108,7 @@ class StackelbergEnvRunner(SingleModuleEnvRunner):
     # -- the follower ----------------------------------------------------------------------
 
     def _sampling_follower(self, answers: torch.Tensor) -> FollowerActions:
-        contexts = context_index(answers)
+        contexts = policy_index(answers)
 
         def act(states: torch.Tensor) -> torch.Tensor:
             logits = self.module.follower_logits(states, contexts)
@@ -118,7 +117,7 @@ class StackelbergEnvRunner(SingleModuleEnvRunner):
         return act
 
     def _greedy_follower(self, answers: torch.Tensor) -> FollowerActions:
-        contexts = context_index(answers)
+        contexts = policy_index(answers)
         return lambda states: self.module.follower_logits(states, contexts).argmax(dim=-1)
 
     def _draw(self, p_second: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,8 @@ import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 
-from rllib_meta.algorithms.stackelberg.rl_module import StackelbergModule, context_index
+from envs.matrix.stackelberg import FOLLOWER, LEADER, policy_index
+from rllib_meta.algorithms.stackelberg.rl_module import StackelbergModule
 from rllib_meta.core.advantages import discounted_returns
 from rllib_meta.core.policy_gradients import (
     ppo_clip_loss,
@@ -36,7 +37,6 @@ from rllib_meta.core.policy_gradients import (
 )
 
 LEADER_OPTIMIZER, FOLLOWER_OPTIMIZER = "leader", "follower"
-LEADER, FOLLOWER = 0, 1
 REPLAY_STATE = "leader_replay"
 
 
@@ -117,7 +117,7 @@ class StackelbergLearner(TorchLearner):
     def update_follower(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         """One PG step or one PPO round on the follower's steps of ``batch``."""
         states = torch.from_numpy(batch["states"])
-        contexts = context_index(torch.from_numpy(batch["answers"])).unsqueeze(1)
+        contexts = policy_index(torch.from_numpy(batch["answers"])).unsqueeze(1)
         contexts = contexts.expand_as(states)
         actions = torch.from_numpy(batch["actions"])[..., FOLLOWER]
         rewards = torch.from_numpy(batch["rewards"])[..., FOLLOWER]

@@ -22,10 +22,10 @@ from __future__ import annotations
 import torch
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
-from envs.matrix.stackelberg import NUM_STATES, memory_one_policies, policy_index
+from envs.matrix.stackelberg import NUM_ACTIONS, NUM_POLICIES, NUM_STATES
 
-NUM_ACTIONS = 2
-NUM_CONTEXTS = 2**NUM_STATES
+# The context omega is one of the deterministic memory-one leader policies.
+NUM_CONTEXTS = NUM_POLICIES
 
 
 class StackelbergModule(TorchRLModule):
@@ -38,7 +38,6 @@ class StackelbergModule(TorchRLModule):
     def setup(self):
         self.leader = torch.nn.Linear(NUM_STATES, NUM_ACTIONS, bias=False)
         self.follower = torch.nn.Linear(NUM_STATES * NUM_CONTEXTS, NUM_ACTIONS, bias=False)
-        self.register_buffer("all_policies", memory_one_policies(), persistent=False)
 
     def _forward(self, batch, **kwargs):
         raise NotImplementedError(
@@ -73,8 +72,3 @@ class StackelbergModule(TorchRLModule):
         deterministic leaders (row = the leader's policy index)."""
         table = self.follower.weight.T.reshape(NUM_STATES, NUM_CONTEXTS, NUM_ACTIONS)
         return table.argmax(dim=-1).T.contiguous()
-
-
-def context_index(answers: torch.Tensor) -> torch.Tensor:
-    """The context omega as a policy index: ``(..., 5)`` answers -> ``(...)``."""
-    return policy_index(answers)
