@@ -14,6 +14,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_meta.algorithms.checks import check_choice, check_int, check_number
+from rllib_meta.algorithms.settings import set_provided
 
 SUPPORTED_ENVS = ("battle_of_sexes",)
 LEADER_BATCHES = ("follower_learning", "after_learning")
@@ -72,10 +73,7 @@ class FollowerLearningDemoConfig(AlgorithmConfig):
         policy after it learned). ``lr``: the leader's Adam step size.
         """
         super().training(**kwargs)
-        local = dict(locals())
-        for name in TRAINING_SETTINGS:
-            if local[name] is not NotProvided:
-                setattr(self, name, local[name])
+        set_provided(self, TRAINING_SETTINGS, locals())
         return self
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
@@ -87,10 +85,6 @@ class FollowerLearningDemoConfig(AlgorithmConfig):
         from rllib_meta.algorithms.follower_learning_demo.learner import LeaderLearner
 
         return LeaderLearner
-
-    @property
-    def _model_config_auto_includes(self) -> dict[str, Any]:
-        return {}
 
     def validate(self) -> None:
         super().validate()

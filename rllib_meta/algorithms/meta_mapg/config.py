@@ -15,6 +15,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from rllib_meta.algorithms.checks import check_choice, check_int
 from rllib_meta.algorithms.meta_mapg.meta_gradient import META_GRADIENTS
 from rllib_meta.algorithms.meta_mapg.objectives import OUTER_ESTIMATORS
+from rllib_meta.algorithms.settings import set_provided
 
 SUPPORTED_ENVS = ("ipd", "rps")
 SPLITS = ("train", "val", "test", "test_ood")
@@ -125,10 +126,7 @@ class MetaMAPGConfig(AlgorithmConfig):
         inner updates LOLA-DiCE steps with that many peer look-ahead steps (LOLADiCE).
         """
         super().training(**kwargs)
-        local = dict(locals())
-        for name in TRAINING_SETTINGS:
-            if local[name] is not NotProvided:
-                setattr(self, name, local[name])
+        set_provided(self, TRAINING_SETTINGS, locals())
         return self
 
     @property

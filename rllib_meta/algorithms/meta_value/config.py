@@ -15,6 +15,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 import envs
 from rllib_meta.algorithms.checks import check_choice, check_int, check_number
 from rllib_meta.algorithms.meta_value.rules import MODEL_RULES, RULES
+from rllib_meta.algorithms.settings import set_provided
 
 SUPPORTED_ENVS = ("logistic_game", "ipd_exact", "zero_sum_bilinear")
 # The arguments of LearningRuleConfig.training() beyond AlgorithmConfig's.
@@ -100,10 +101,7 @@ class LearningRuleConfig(AlgorithmConfig):
         ``num_quantiles`` (M), ``hidden_size``, ``weight_decay`` (AdamW, with ``lr``).
         """
         super().training(**kwargs)
-        local = dict(locals())
-        for name in TRAINING_SETTINGS:
-            if local[name] is not NotProvided:
-                setattr(self, name, local[name])
+        set_provided(self, TRAINING_SETTINGS, locals())
         return self
 
     @property

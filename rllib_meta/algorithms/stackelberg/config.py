@@ -14,6 +14,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_meta.algorithms.checks import check_choice, check_int, check_number
+from rllib_meta.algorithms.settings import set_provided
 
 SUPPORTED_ENVS = ("matrix_game",)
 FOLLOWER_ORACLES = ("contextual", "q_learning")
@@ -137,10 +138,7 @@ class StackelbergConfig(AlgorithmConfig):
         episodes per leader episode, step size, epsilon and discount.
         """
         super().training(**kwargs)
-        local = dict(locals())
-        for name in TRAINING_SETTINGS:
-            if local[name] is not NotProvided:
-                setattr(self, name, local[name])
+        set_provided(self, TRAINING_SETTINGS, locals())
         return self
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
