@@ -8,7 +8,10 @@ Measures, on one CPU thread, side by side in one process:
 - a straightforward baseline of the same meta-gradient, written the way a first
   implementation usually is: ``nn.LSTM`` called through ``torch.func.functional_call``,
   log-probabilities recomputed for the inner and the outer loss, one value pass per batch;
-- chains per second sampled by 1 and 2 remote ``MetaMAPGEnvRunner`` actors (Ray).
+- chains per second sampled by 1 and 2 remote ``MetaMAPGEnvRunner`` actors (Ray);
+- the matrix-multiply work of one outer iteration (FLOPs counted by torch) and the time it
+  takes alone at this core's measured rate for the LSTM's recurrent product: a floor that no
+  reorganisation of the same computation in fp32 on this core can beat.
 
     python benchmarks/meta_mapg_iteration.py [--repeats 3] [--skip-ray]
 
@@ -26,6 +29,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch
 from torch import nn
 from torch.func import functional_call
+from torch.utils.flop_counter import FlopCounterMode
 
 from envs.matrix.batched import BatchedIteratedMatrixGame
 from envs.matrix.games import ipd
@@ -64,7 +68,23 @@ def ours(repeats: int):
         losses = replay_chain(agent, chain.batches, peers, settings)
         (losses.actor_loss + losses.value_loss).backward()
 
-    return timed(sample, repeats), timed(learn, repeats), chain
+    return timed(sample, repeats), timed(learn, repeats), chain, matmul_flops(sample, learn)
+
+
+def matmul_flops(*functions) -> float:
+    """Floating-point operations of every matrix multiply the functions run (forward, backward
+    and double backward), counted by torch's FlopCounterMode."""
+    with FlopCounterMode(display=False) as counter:
+        for function in functions:
+            function()
+    return counter.get_total_flops()
+
+
+def matmul_rate(repeats: int = 500) -> float:
+    """FLOP/s of one ``(64 x 64) @ (64 x 256)`` product, the recurrent step's shape."""
+    left, right = torch.randn(K, 64), torch.randn(64, 256)
+    seconds = timed(lambda: [left @ right for _ in range(repeats)], 3) / repeats
+    return 2 * K * 64 * 256 / seconds
 
 
 class NaivePolicy(nn.Module):
@@ -140,14 +160,18 @@ def main() -> None:
     parser.add_argument("--skip-ray", action="store_true", help="skip the EnvRunner figures")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    sample, learn, chain = ours(args.repeats)
+    sample, learn, chain, flops = ours(args.repeats)
     baseline = naive(chain, args.repeats)
+    rate = matmul_rate()
     print(f"IPD, K={K}, H={H}, L={L}, one CPU thread, median of {args.repeats}")
     print(f"{'sample one chain (EnvRunner side)':<48}{sample:>8.2f} s")
     print(f"{'meta-gradient step on one chain (Learner side)':<48}{learn:>8.2f} s")
     print(f"{'outer iteration on one chain (sum)':<48}{sample + learn:>8.2f} s")
     print(f"{'baseline meta-gradient step (naive, same math)':<48}{baseline:>8.2f} s")
     print(f"{'baseline / ours (Learner side)':<48}{baseline / learn:>8.2f} x")
+    print(f"{'matrix-multiply work per outer iteration':<48}{flops / 1e9:>8.1f} GFLOP")
+    print(f"{'this core, (64 x 64) @ (64 x 256)':<48}{rate / 1e9:>8.1f} GFLOP/s")
+    print(f"{'matrix multiplies alone at that rate':<48}{flops / rate:>8.2f} s")
     if not args.skip_ray:
         for runners in (1, 2):
             rate = chains_per_second(runners, chains=4)

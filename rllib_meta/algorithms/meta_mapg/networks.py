@@ -13,16 +13,51 @@ once per state (a ``(S, 4 * hidden)`` table) and gathered: the same function, a 
 work.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 
+class _StackSteps(torch.autograd.Function):
+    """``torch.stack(steps, 1)`` whose backward is ``unbind``, itself differentiable.
+
+    ``torch.stack``'s backward selects each step's slice of the gradient; differentiating
+    through those selects (the outer gradient through an inner gradient taken with
+    ``create_graph=True``) builds and zero-fills one full ``(B, T, D)`` tensor per time step,
+    a cost quadratic in T (a third of the meta-gradient at H = 150). ``unbind``'s own
+    backward is a single ``stack``.
+    """
+
+    @staticmethod
+    def forward(ctx, *steps: torch.Tensor) -> torch.Tensor:
+        return torch.stack(steps, 1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return grad.unbind(1)
+
+
+def stack_steps(steps: list[torch.Tensor]) -> torch.Tensor:
+    """Per-time-step ``(B, D)`` tensors as ``(B, T, D)``, cheap to differentiate twice."""
+    return _StackSteps.apply(*steps)
+
+
+Params = Mapping[str, torch.Tensor]
+
+
 def is_state_index(observations: torch.Tensor) -> bool:
     """Integer observations are state indices (the matrix games' one-hot observations)."""
     return not observations.dtype.is_floating_point
+
+
+def gather_rows(table: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """``table[indices]`` for integer ``indices`` of any shape, as one ``index_select``:
+    several times cheaper than advanced indexing for small rows, and so is its backward
+    (``index_add``)."""
+    rows = torch.index_select(table, 0, indices.reshape(-1).long())
+    return rows.reshape(*indices.shape, table.shape[-1])
 
 
 class LSTMNet(nn.Module):
@@ -36,19 +71,20 @@ class LSTMNet(nn.Module):
         self.lstm = nn.LSTM(hidden, hidden, batch_first=True)  # holds the weights only
         self.head = nn.Linear(hidden, out_dim)
 
-    def state_gates(self) -> torch.Tensor:
+    def state_gates(self, params: Params | None = None) -> torch.Tensor:
         """The LSTM's input contribution ``W_ih relu(encoder(x)) + b`` for every one-hot state
-        ``x``: ``(S, 4 * hidden)`` (a Linear layer applied to one-hot ``s`` is column ``s``)."""
-        embedded = F.relu(self.encoder.weight.t() + self.encoder.bias)
-        bias = self.lstm.bias_ih_l0 + self.lstm.bias_hh_l0
-        return torch.addmm(bias, embedded, self.lstm.weight_ih_l0.t())
+        ``x``: ``(S, 4 * hidden)`` (a Linear layer applied to one-hot ``s`` is column ``s``).
+        ``params``: the parameters to use instead of the module's own (functional form)."""
+        p = params if params is not None else dict(self.named_parameters())
+        embedded = F.relu(p["encoder.weight"].t() + p["encoder.bias"])
+        bias = p["lstm.bias_ih_l0"] + p["lstm.bias_hh_l0"]
+        return torch.addmm(bias, embedded, p["lstm.weight_ih_l0"].t())
 
     def _input_gates_per_step(self, observations: torch.Tensor) -> Iterable[torch.Tensor]:
         """The input contribution at each time step of ``(B, T)`` state indices or ``(B, T, D)``
-        features. For indices, one small gather per step from :meth:`state_gates`."""
+        features. For indices, one gather of all steps from :meth:`state_gates`."""
         if is_state_index(observations):
-            table = self.state_gates()
-            return (table[states] for states in observations.long().unbind(1))
+            return gather_rows(self.state_gates(), observations).unbind(1)
         bias = self.lstm.bias_ih_l0 + self.lstm.bias_hh_l0
         gates = F.relu(self.encoder(observations)) @ self.lstm.weight_ih_l0.t() + bias
         # unbind, not indexing: the backward of T slices would build T full-size gradients.
@@ -62,25 +98,30 @@ class LSTMNet(nn.Module):
         for gates_t in self._input_gates_per_step(observations):
             h, c = self._cell(gates_t, h, c, weight_hh_t)
             outputs.append(h)
-        return self.head(torch.stack(outputs, 1))
+        return self.head(stack_steps(outputs))
 
     def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         zeros = self.head.weight.new_zeros(batch, self.hidden)
         return zeros, zeros.clone()
 
-    def stepper(self) -> Callable:
-        """A one-step function ``(observation, state) -> (output, state)`` for sampling, the
-        per-state input gates computed once (state-index observations)."""
-        weight_hh_t = self.lstm.weight_hh_l0.t()
-        table = self.state_gates()
+    def stepper(self, params: Params | None = None) -> Callable:
+        """A one-step function ``(observation, state) -> (output, state)`` for sampling, with
+        the module's parameters or ``params``; the per-state input gates computed once
+        (state-index observations)."""
+        if params is None:
+            params = dict(self.named_parameters())
+        weight_hh_t = params["lstm.weight_hh_l0"].t()
+        table = self.state_gates(params)
+        bias = params["lstm.bias_ih_l0"] + params["lstm.bias_hh_l0"]
 
         def step(observation: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
             if is_state_index(observation):
-                gates_x = table[observation.long()]
+                gates_x = gather_rows(table, observation)
             else:
-                gates_x = next(iter(self._input_gates_per_step(observation.unsqueeze(1))))
+                encoded = F.linear(observation, params["encoder.weight"], params["encoder.bias"])
+                gates_x = torch.addmm(bias, F.relu(encoded), params["lstm.weight_ih_l0"].t())
             h, c = self._cell(gates_x, *state, weight_hh_t)
-            return self.head(h), (h, c)
+            return F.linear(h, params["head.weight"], params["head.bias"]), (h, c)
 
         return step
 
@@ -109,8 +150,9 @@ class TabularPolicy(nn.Module):
     def initial_state(self, batch: int) -> None:
         return None
 
-    def stepper(self) -> Callable:
-        return lambda states, state: (self(states), None)
+    def stepper(self, params: Params | None = None) -> Callable:
+        logits = self.logits if params is None else params["logits"]
+        return lambda states, state: (gather_rows(logits, states), None)
 
 
 def tabular_log_probs(

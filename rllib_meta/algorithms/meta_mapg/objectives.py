@@ -84,9 +84,13 @@ def batch_log_probs(
     agent_params: dict[str, torch.Tensor],
     peer_logits: list[torch.Tensor],
     batch: TrajectoryBatch,
+    agent_logits: torch.Tensor | None = None,
 ) -> StepLogProbs:
-    """Every agent's log-probabilities of its actions in ``batch``."""
-    logits = functional_call(policy, agent_params, (batch.states,))
+    """Every agent's log-probabilities of its actions in ``batch``; ``agent_logits``: the
+    meta-agent's logits under ``agent_params`` if already computed (while sampling)."""
+    if agent_logits is None:
+        agent_logits = functional_call(policy, agent_params, (batch.states,))
+    logits = agent_logits
     agent, entropy = categorical_log_probs(logits, batch.actions[0])
     peers = [
         tabular_log_probs(logit.unsqueeze(0), batch.states, batch.actions[i + 1].unsqueeze(0))[0]
@@ -136,12 +140,13 @@ def lookahead_peers(
     gamma: float,
     peer_learning_rate: float,
     steps: int,
+    agent_logits: torch.Tensor | None = None,
 ) -> list[torch.Tensor]:
     """LOLA-DiCE's look-ahead (Foerster et al. 2018c): the peers' parameters after ``steps``
     DiCE policy-gradient steps on ``batch``, kept differentiable in the agent's parameters."""
     peers = list(peer_logits)
     for _ in range(steps):
-        log_probs = batch_log_probs(policy, agent_params, peers, batch)
+        log_probs = batch_log_probs(policy, agent_params, peers, batch, agent_logits)
         objectives = player_objectives(
             log_probs, batch, num_states, gamma, range(1, len(batch.rewards))
         )
@@ -161,13 +166,15 @@ def chain_step_objectives(
     gamma: float,
     peer_learning_rate: float,
     lookahead: int = 0,
+    agent_logits: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, list[torch.Tensor], StepLogProbs]:
     """Both agents' inner-loop objectives on one chain step's batch, and its log-probs.
 
     ``lookahead > 0`` makes the meta-agent's update a LOLA-DiCE step: its DiCE objective is
     evaluated after the peers' look-ahead updates, so its gradient includes the shaping term.
+    ``agent_logits``: the meta-agent's logits on ``batch`` under ``agent_params``, if known.
     """
-    log_probs = batch_log_probs(policy, agent_params, peer_logits, batch)
+    log_probs = batch_log_probs(policy, agent_params, peer_logits, batch, agent_logits)
     agent_objective, peer_objectives = inner_objectives(log_probs, batch, num_states, gamma)
     if lookahead:
         ahead = lookahead_peers(
@@ -179,8 +186,9 @@ def chain_step_objectives(
             gamma,
             peer_learning_rate,
             lookahead,
+            agent_logits,
         )
-        shaped = batch_log_probs(policy, agent_params, ahead, batch)
+        shaped = batch_log_probs(policy, agent_params, ahead, batch, agent_logits)
         (agent_objective,) = player_objectives(shaped, batch, num_states, gamma, range(1))
     return agent_objective, peer_objectives, log_probs
 

@@ -2,11 +2,12 @@
 
 A chain step's K trajectories are one batch of the batched matrix-game core: every time step
 is one LSTM step for all K trajectories and one tensor step of the K games, never K Python
-loops. The inner updates between batches are :func:`chain.unroll_chain` with no graph: the
-very function the Learner replays with ``create_graph=True``.
+loops. The inner updates between batches are :func:`chain.unroll_chain` without second-order
+graph: the very function the Learner replays with ``create_graph=True``. The forward pass that
+draws the meta-agent's actions also gives its inner update the log-probabilities (one LSTM
+pass per batch, not two).
 """
 
-import copy
 import dataclasses
 
 import torch
@@ -23,45 +24,44 @@ def _sample_categorical(probs: torch.Tensor, generator: torch.Generator) -> torc
     return (cdf < uniform).sum(-1).clamp_(max=probs.shape[-1] - 1)
 
 
-@torch.no_grad()
 def sample_trajectories(
     policy: torch.nn.Module,
     peer_logits: list[torch.Tensor],
     game: BatchedIteratedMatrixGame,
     generator: torch.Generator,
-) -> TrajectoryBatch:
+    params: dict[str, torch.Tensor] | None = None,
+) -> tuple[TrajectoryBatch, torch.Tensor]:
     """K = ``game.batch_size`` trajectories of the meta-agent (player 0, ``policy`` with a
-    ``stepper``) against tabular peers (players 1..n-1)."""
+    ``stepper``, with its own parameters or ``params``) against tabular peers (players
+    1..n-1), and the meta-agent's logits ``(K, H, A)`` at every step.
+
+    The logits keep their graph to ``params`` when those require gradients: the inner update
+    that follows needs exactly these log-probabilities, and recomputing them would repeat the
+    whole forward pass.
+    """
     observed = game.reset()
-    step_policy = policy.stepper()
+    step_policy = policy.stepper(params)
     lstm_state = policy.initial_state(game.batch_size)
-    peer_probs = torch.stack([torch.softmax(logits, -1) for logits in peer_logits])  # (P, S, A)
-    states, actions, rewards = [], [], []
+    with torch.no_grad():
+        peer_probs = torch.stack([torch.softmax(logits, -1) for logits in peer_logits])
+    states, actions, rewards, agent_logits = [], [], [], []
     for _ in range(game.horizon):
         state = observed[:, 0]  # canonical joint state, as every player sees it
         logits, lstm_state = step_policy(state, lstm_state)
-        probs = torch.cat([torch.softmax(logits, -1).unsqueeze(0), peer_probs[:, state]])
-        joint_action = _sample_categorical(probs, generator)  # (n, K)
-        observed, reward, _ = game.step(joint_action.t().contiguous())
+        with torch.no_grad():
+            probs = torch.cat([torch.softmax(logits, -1).unsqueeze(0), peer_probs[:, state]])
+            joint_action = _sample_categorical(probs, generator)  # (n, K)
+            observed, reward, _ = game.step(joint_action.t().contiguous())
         states.append(state)
         actions.append(joint_action)
         rewards.append(reward.t())
-    return TrajectoryBatch(
+        agent_logits.append(logits)
+    batch = TrajectoryBatch(
         states=torch.stack(states, 1),
         actions=torch.stack(actions, -1),
         rewards=torch.stack(rewards, -1),
     )
-
-
-def _fresh_leaf(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor.detach().clone().requires_grad_(True)
-
-
-def _load(policy: torch.nn.Module, params: dict[str, torch.Tensor]) -> torch.nn.Module:
-    with torch.no_grad():
-        for name, parameter in policy.named_parameters():
-            parameter.copy_(params[name])
-    return policy
+    return batch, torch.stack(agent_logits, 1)
 
 
 @dataclasses.dataclass
@@ -85,12 +85,11 @@ def sample_chain(
 ) -> ChainSample:
     """Play one chain ``tau_0..tau_L`` from the agent's ``phi_0`` and the peers' personas
     (``lookahead > 0``: the meta-agent adapts with LOLA-DiCE steps)."""
-    sampler = _load(copy.deepcopy(agent.policy), agent.policy_params())
     batches: list[TrajectoryBatch] = []
 
     def step_objectives(step, agent_params, peer_params):
-        batch = sample_trajectories(
-            _load(sampler, agent_params), list(peer_params), game, generator
+        batch, agent_logits = sample_trajectories(
+            agent.policy, list(peer_params), game, generator, agent_params
         )
         batches.append(batch)
         agent_objective, peer_objectives, _ = chain_step_objectives(
@@ -102,6 +101,7 @@ def sample_chain(
             gamma,
             peer_learning_rate,
             lookahead,
+            agent_logits,
         )
         return StepResult(agent_objective, peer_objectives)
 
@@ -118,8 +118,11 @@ def sample_chain(
         chain_length,
         NO_GRAPH,
     )
-    final_policy = _load(sampler, unrolled.agent_params[-1])
-    batches.append(sample_trajectories(final_policy, unrolled.peer_params[-1], game, generator))
+    with torch.no_grad():
+        last, _ = sample_trajectories(
+            agent.policy, unrolled.peer_params[-1], game, generator, unrolled.agent_params[-1]
+        )
+    batches.append(last)
     return ChainSample(
         batches=batches,
         agent_params=[{n: p.detach() for n, p in step.items()} for step in unrolled.agent_params],
