@@ -7,8 +7,16 @@ meta-gradient step), ``rl_module.py`` (the meta-agent as an RLModule).
 
 Engine, plain torch and functional (parameters passed as dicts) so that the inner loop can be
 replayed with ``create_graph=True``: ``agent.py`` and ``networks.py`` (LSTM policy and value
-networks, paper App. C.1; tabular peers), ``chain.py`` (unrolling both agents' inner updates,
-Eq. 4), ``sampling.py`` (chains on the batched matrix-game core), ``objectives.py`` (inner DiCE
-objectives, LOLA-DiCE look-ahead, the outer surrogate of Eq. 6), ``meta_gradient.py`` (the
-Learner's losses per chain), ``opponent_modeling.py`` (App. B).
+networks, paper App. C.1), ``distributions.py`` (categorical or diagonal-Gaussian policy head),
+``peers.py`` (tabular peers, or peers with network policies), ``chain.py`` (unrolling both
+agents' inner updates, Eq. 4), ``sampling.py`` (chains on the batched matrix-game core),
+``objectives.py`` (inner DiCE objectives, LOLA-DiCE look-ahead, the outer surrogate of Eq. 6),
+``meta_gradient.py`` (the Learner's losses per chain), ``opponent_modeling.py`` (App. B,
+tabular peers).
+
+Only ``sampling.py``, ``env_runner.py`` and opponent modeling are specific to the matrix
+games: another environment (2-agent HalfCheetah with a teammate population) needs its own
+batched sampler and EnvRunner; the chain, the objectives and the meta-gradient take a
+Gaussian meta-agent and ``NetworkPeers`` as they are (tests/algorithms/meta_mapg/
+test_generic_policies.py).
 """

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 Params = dict[str, torch.Tensor]
+PlayerParams = torch.Tensor | Params  # a tabular peer's logits, or a network's parameters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,11 +52,11 @@ class StepResult:
     agent_objective: torch.Tensor
     peer_objectives: list[torch.Tensor]
     kept: Any = None
-    peer_starts: list[torch.Tensor] | None = None
+    peer_starts: list[PlayerParams] | None = None
 
 
 # step_objectives(l, agent_params_l, peer_params_l) -> StepResult
-StepObjectives = Callable[[int, Params, Sequence[torch.Tensor]], StepResult]
+StepObjectives = Callable[[int, Params, Sequence[PlayerParams]], StepResult]
 
 
 @dataclasses.dataclass
@@ -63,12 +64,19 @@ class UnrolledChain:
     """The joint policies ``phi_0..phi_L`` and what each step's objectives kept."""
 
     agent_params: list[Params]
-    peer_params: list[list[torch.Tensor]]
+    peer_params: list[list[PlayerParams]]
     step_outputs: list[Any]
 
 
 def _leaf(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.detach().requires_grad_(True)
+
+
+def fresh_leaves(params: PlayerParams) -> PlayerParams:
+    """Copies of ``params`` that start a new graph (the chain's ``phi_0``)."""
+    if isinstance(params, torch.Tensor):
+        return params.detach().clone().requires_grad_(True)
+    return {name: fresh_leaves(value) for name, value in params.items()}
 
 
 def _gradient(
@@ -84,28 +92,25 @@ def _gradient(
     return [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads, strict=True)]
 
 
-def agent_inner_update(
-    params: Params, objective: torch.Tensor, learning_rate: torch.Tensor, keep_graph: bool
-) -> Params:
-    """Eq. 4 for the meta-agent: ``phi' = phi + alpha * grad objective``."""
+def inner_update(
+    params: PlayerParams,
+    objective: torch.Tensor,
+    learning_rate: torch.Tensor | float,
+    keep_graph: bool,
+) -> PlayerParams:
+    """Eq. 4 for one agent: ``phi' = phi + alpha * grad objective``, its own objective only.
+    ``params``: a tensor (the tabular peers) or a dict of tensors (networks)."""
+    if isinstance(params, torch.Tensor):
+        return inner_update({"": params}, objective, learning_rate, keep_graph)[""]
     names = list(params)
     grads = _gradient(objective, [params[n] for n in names], create_graph=keep_graph)
     updated = {n: params[n] + learning_rate * g for n, g in zip(names, grads, strict=True)}
     return updated if keep_graph else {n: _leaf(v) for n, v in updated.items()}
 
 
-def peer_inner_update(
-    params: torch.Tensor, objective: torch.Tensor, learning_rate: float, keep_graph: bool
-) -> torch.Tensor:
-    """Eq. 4 for one peer: a gradient step on its own objective only."""
-    (grad,) = _gradient(objective, [params], create_graph=keep_graph)
-    updated = params + learning_rate * grad
-    return updated if keep_graph else _leaf(updated)
-
-
 def unroll_chain(
     agent_params: Params,
-    peer_params: Sequence[torch.Tensor],
+    peer_params: Sequence[PlayerParams],
     step_objectives: StepObjectives,
     agent_learning_rates: torch.Tensor,
     peer_learning_rate: float,
@@ -124,12 +129,12 @@ def unroll_chain(
     for step in range(chain_length):
         result = step_objectives(step, agents[-1], peers[-1])
         outputs.append(result.kept)
-        next_agent = agent_inner_update(
+        next_agent = inner_update(
             agents[-1], result.agent_objective, agent_learning_rates[step], terms.own_learning
         )
         starts = peers[-1] if result.peer_starts is None else result.peer_starts
         next_peers = [
-            peer_inner_update(params, objective, peer_learning_rate, terms.peer_learning)
+            inner_update(params, objective, peer_learning_rate, terms.peer_learning)
             for params, objective in zip(starts, result.peer_objectives, strict=True)
         ]
         agents.append(next_agent)

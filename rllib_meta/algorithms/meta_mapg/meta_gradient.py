@@ -13,8 +13,10 @@ import torch
 from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
 from rllib_meta.algorithms.meta_mapg.chain import (
     LearningTerms,
+    PlayerParams,
     StepResult,
     UnrolledChain,
+    fresh_leaves,
     unroll_chain,
 )
 from rllib_meta.algorithms.meta_mapg.objectives import (
@@ -26,6 +28,7 @@ from rllib_meta.algorithms.meta_mapg.objectives import (
     value_loss,
 )
 from rllib_meta.algorithms.meta_mapg.opponent_modeling import infer_tabular_logits
+from rllib_meta.algorithms.meta_mapg.peers import TABULAR_PEERS, PeerPolicy
 from rllib_meta.core.advantages import generalized_advantages
 from rllib_meta.core.dice import dice_objective
 
@@ -45,8 +48,9 @@ class ReplaySettings:
     # "meta": Eq. 6 through the chain; "reinforce": a policy gradient on tau_0 only (the
     # stationary view); "lola": the LOLA-DiCE objective on tau_0 (Foerster et al. 2018c).
     meta_gradient: str = "meta"
-    opponent_modeling: bool = False  # infer the peers' parameters from their actions
+    opponent_modeling: bool = False  # infer the (tabular) peers' parameters from their actions
     lookahead: int = 0  # > 0: the meta-agent adapts with LOLA-DiCE steps
+    peer_policy: PeerPolicy = TABULAR_PEERS  # how the peers' parameters score their actions
 
 
 @dataclasses.dataclass
@@ -77,6 +81,7 @@ def make_step_objectives(
             settings.gamma,
             settings.peer_learning_rate,
             settings.lookahead,
+            peer_policy=settings.peer_policy,
         )
 
     def step_objectives(step, agent_params, peer_params):
@@ -86,7 +91,9 @@ def make_step_objectives(
                 agent_params, list(peer_params), batch
             )
             return StepResult(agent_objective, peer_objectives, kept=kept)
-        kept = batch_log_probs(agent.policy, agent_params, list(peer_params), batch)
+        kept = batch_log_probs(
+            agent.policy, agent_params, list(peer_params), batch, peer_policy=settings.peer_policy
+        )
         starts = inferred_peers(batch, agent.num_states, peer_params[0].shape[-1])
         agent_objective, peer_objectives, _ = objectives(agent_params, starts, batch)
         return StepResult(agent_objective, peer_objectives, kept=kept, peer_starts=starts)
@@ -105,7 +112,7 @@ def inferred_peers(batch: TrajectoryBatch, num_states: int, num_actions: int) ->
 def unroll_stored_chain(
     agent: MetaAgent,
     batches: list[TrajectoryBatch],
-    peer_logits: list[torch.Tensor],
+    peer_params: list[PlayerParams],
     settings: ReplaySettings,
 ) -> UnrolledChain:
     """Recompute ``phi_1..phi_L`` of both agents from the stored trajectories, keeping the
@@ -116,9 +123,9 @@ def unroll_stored_chain(
         )
     terms = settings.terms if settings.meta_gradient == "meta" else LearningTerms(False, False)
     if settings.opponent_modeling:  # the true personas stay unknown to the meta-agent
-        num_actions = peer_logits[0].shape[-1]
-        peer_logits = inferred_peers(batches[0], agent.num_states, num_actions)
-    peers = [logits.detach().clone().requires_grad_(True) for logits in peer_logits]
+        num_actions = peer_params[0].shape[-1]
+        peer_params = inferred_peers(batches[0], agent.num_states, num_actions)
+    peers = [fresh_leaves(params) for params in peer_params]
     return unroll_chain(
         agent.policy_params(),
         peers,
@@ -133,7 +140,7 @@ def unroll_stored_chain(
 def replay_chain(
     agent: MetaAgent,
     batches: list[TrajectoryBatch],
-    peer_logits: list[torch.Tensor],
+    peer_params: list[PlayerParams],
     settings: ReplaySettings,
 ) -> ChainLosses:
     """Losses of one stored chain ``tau_0..tau_L`` (Algorithm 1, lines 5-10)."""
@@ -141,9 +148,13 @@ def replay_chain(
     all_values = agent.values(torch.cat([batch.states for batch in batches]))
     values = list(all_values.split(len(batches[0].states)))
     if settings.meta_gradient == "meta":
-        unrolled = unroll_stored_chain(agent, batches, peer_logits, settings)
+        unrolled = unroll_stored_chain(agent, batches, peer_params, settings)
         last = batch_log_probs(
-            agent.policy, unrolled.agent_params[-1], unrolled.peer_params[-1], batches[-1]
+            agent.policy,
+            unrolled.agent_params[-1],
+            unrolled.peer_params[-1],
+            batches[-1],
+            peer_policy=settings.peer_policy,
         )
         log_probs = [*unrolled.step_outputs, last]
         surrogate = outer_surrogate(
@@ -156,8 +167,10 @@ def replay_chain(
         )
         first = log_probs[0]
     else:  # the baselines learn phi_0 from the first batch only
-        peers = [logits.detach().clone().requires_grad_(True) for logits in peer_logits]
-        first = batch_log_probs(agent.policy, agent.policy_params(), peers, batches[0])
+        peers = [fresh_leaves(params) for params in peer_params]
+        first = batch_log_probs(
+            agent.policy, agent.policy_params(), peers, batches[0], peer_policy=settings.peer_policy
+        )
         if settings.meta_gradient == "reinforce":
             surrogate = reinforce_surrogate(first, batches[0], values[0], settings)
         else:
@@ -207,6 +220,9 @@ def lola_surrogate(
         settings.gamma,
         settings.peer_learning_rate,
         max(1, settings.lookahead),
+        peer_policy=settings.peer_policy,
     )
-    log_probs = batch_log_probs(agent.policy, params, ahead, batch)
+    log_probs = batch_log_probs(
+        agent.policy, params, ahead, batch, peer_policy=settings.peer_policy
+    )
     return dice_objective(log_probs.joint, batch.rewards[0], settings.gamma, values.detach())

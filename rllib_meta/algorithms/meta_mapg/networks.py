@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rllib_meta.algorithms.meta_mapg.distributions import CATEGORICAL, ActionDistribution
+
 
 class _StackSteps(torch.autograd.Function):
     """``torch.stack(steps, 1)`` whose backward is ``unbind``, itself differentiable.
@@ -61,12 +63,20 @@ def gather_rows(table: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
 
 
 class LSTMNet(nn.Module):
-    """``Linear(obs, hidden) -> ReLU -> LSTM(hidden) -> Linear(hidden, out)``."""
+    """``Linear(obs, hidden) -> ReLU -> LSTM(hidden) -> Linear(hidden, out)``; a policy when
+    given the ``distribution`` its outputs parameterise (``distributions.py``)."""
 
-    def __init__(self, obs_dim: int, out_dim: int, hidden: int = 64):
+    def __init__(
+        self,
+        obs_dim: int,
+        out_dim: int,
+        hidden: int = 64,
+        distribution: ActionDistribution | None = None,
+    ):
         super().__init__()
         self.obs_dim = obs_dim
         self.hidden = hidden
+        self.distribution = distribution
         self.encoder = nn.Linear(obs_dim, hidden)
         self.lstm = nn.LSTM(hidden, hidden, batch_first=True)  # holds the weights only
         self.head = nn.Linear(hidden, out_dim)
@@ -139,6 +149,8 @@ class LSTMNet(nn.Module):
 class TabularPolicy(nn.Module):
     """A memory-one tabular softmax policy: ``logits[state]`` (the matrix games' peers, and a
     meta-agent whose exact values ``envs.matrix.exact`` can compute)."""
+
+    distribution = CATEGORICAL
 
     def __init__(self, logits: torch.Tensor):
         super().__init__()

@@ -31,12 +31,14 @@ inner update, which is the inner loop of Eq. 4 as written. Three estimators
 """
 
 import dataclasses
+from collections.abc import Sequence
 
 import torch
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from rllib_meta.algorithms.meta_mapg.networks import tabular_log_probs
+from rllib_meta.algorithms.meta_mapg.chain import PlayerParams, inner_update
+from rllib_meta.algorithms.meta_mapg.peers import TABULAR_PEERS, PeerPolicy
 from rllib_meta.core.advantages import discounted_returns, generalized_advantages
 from rllib_meta.core.baselines import linear_feature_baseline
 from rllib_meta.core.dice import dice_objective
@@ -49,7 +51,9 @@ class TrajectoryBatch:
     """The K trajectories of one chain step, all players on the same state sequence.
 
     ``states`` (K, H) is the state each action was taken in (canonical index, player 0 most
-    significant: the meta-agent is player 0); ``actions`` (n, K, H); ``rewards`` (n, K, H).
+    significant: the meta-agent is player 0), or (K, H, D) observation features in an
+    environment with continuous observations; ``actions`` (n, K, H) discrete or (n, K, H, d)
+    continuous; ``rewards`` (n, K, H).
     """
 
     states: torch.Tensor
@@ -70,37 +74,32 @@ class StepLogProbs:
         return self.agent + sum(self.peers)
 
 
-def categorical_log_probs(
-    logits: torch.Tensor, actions: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``log pi(a | h)`` of the taken actions and the policy entropy, both (K, H)."""
-    log_pi = torch.log_softmax(logits, -1)
-    taken = log_pi.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-    return taken, -(log_pi.exp() * log_pi).sum(-1)
-
-
 def batch_log_probs(
     policy: torch.nn.Module,
     agent_params: dict[str, torch.Tensor],
-    peer_logits: list[torch.Tensor],
+    peer_params: Sequence[PlayerParams],
     batch: TrajectoryBatch,
     agent_logits: torch.Tensor | None = None,
+    peer_policy: PeerPolicy = TABULAR_PEERS,
 ) -> StepLogProbs:
-    """Every agent's log-probabilities of its actions in ``batch``; ``agent_logits``: the
-    meta-agent's logits under ``agent_params`` if already computed (while sampling)."""
+    """Every agent's log-probabilities of its actions in ``batch``: the meta-agent's through
+    its ``policy.distribution``, the peers' through ``peer_policy``. ``agent_logits``: the
+    meta-agent's outputs under ``agent_params`` if already computed (while sampling)."""
     if agent_logits is None:
         agent_logits = functional_call(policy, agent_params, (batch.states,))
-    logits = agent_logits
-    agent, entropy = categorical_log_probs(logits, batch.actions[0])
+    agent, entropy = policy.distribution.log_prob_and_entropy(agent_logits, batch.actions[0])
     peers = [
-        tabular_log_probs(logit.unsqueeze(0), batch.states, batch.actions[i + 1].unsqueeze(0))[0]
-        for i, logit in enumerate(peer_logits)
+        peer_policy.log_probs(params, batch, player)
+        for player, params in enumerate(peer_params, start=1)
     ]
     return StepLogProbs(agent=agent, peers=peers, entropy=entropy)
 
 
 def state_features(states: torch.Tensor, num_states: int, dtype: torch.dtype) -> torch.Tensor:
-    """One-hot observations (K, H, S): the linear baseline's input for the matrix games."""
+    """The linear baseline's observation input (K, H, D): one-hot state indices (the matrix
+    games, D = ``num_states``) or the observation features themselves."""
+    if states.dtype.is_floating_point:
+        return states.to(dtype)
     return F.one_hot(states.long(), num_states).to(dtype)
 
 
@@ -134,25 +133,26 @@ def inner_objectives(
 def lookahead_peers(
     policy: torch.nn.Module,
     agent_params: dict[str, torch.Tensor],
-    peer_logits: list[torch.Tensor],
+    peer_params: Sequence[PlayerParams],
     batch: TrajectoryBatch,
     num_states: int,
     gamma: float,
     peer_learning_rate: float,
     steps: int,
     agent_logits: torch.Tensor | None = None,
-) -> list[torch.Tensor]:
+    peer_policy: PeerPolicy = TABULAR_PEERS,
+) -> list[PlayerParams]:
     """LOLA-DiCE's look-ahead (Foerster et al. 2018c): the peers' parameters after ``steps``
     DiCE policy-gradient steps on ``batch``, kept differentiable in the agent's parameters."""
-    peers = list(peer_logits)
+    peers = list(peer_params)
     for _ in range(steps):
-        log_probs = batch_log_probs(policy, agent_params, peers, batch, agent_logits)
+        log_probs = batch_log_probs(policy, agent_params, peers, batch, agent_logits, peer_policy)
         objectives = player_objectives(
             log_probs, batch, num_states, gamma, range(1, len(batch.rewards))
         )
         peers = [
-            logits + peer_learning_rate * torch.autograd.grad(obj, logits, create_graph=True)[0]
-            for logits, obj in zip(peers, objectives, strict=True)
+            inner_update(params, objective, peer_learning_rate, keep_graph=True)
+            for params, objective in zip(peers, objectives, strict=True)
         ]
     return peers
 
@@ -160,35 +160,37 @@ def lookahead_peers(
 def chain_step_objectives(
     policy: torch.nn.Module,
     agent_params: dict[str, torch.Tensor],
-    peer_logits: list[torch.Tensor],
+    peer_params: Sequence[PlayerParams],
     batch: TrajectoryBatch,
     num_states: int,
     gamma: float,
     peer_learning_rate: float,
     lookahead: int = 0,
     agent_logits: torch.Tensor | None = None,
+    peer_policy: PeerPolicy = TABULAR_PEERS,
 ) -> tuple[torch.Tensor, list[torch.Tensor], StepLogProbs]:
     """Both agents' inner-loop objectives on one chain step's batch, and its log-probs.
 
     ``lookahead > 0`` makes the meta-agent's update a LOLA-DiCE step: its DiCE objective is
     evaluated after the peers' look-ahead updates, so its gradient includes the shaping term.
-    ``agent_logits``: the meta-agent's logits on ``batch`` under ``agent_params``, if known.
+    ``agent_logits``: the meta-agent's outputs on ``batch`` under ``agent_params``, if known.
     """
-    log_probs = batch_log_probs(policy, agent_params, peer_logits, batch, agent_logits)
+    log_probs = batch_log_probs(policy, agent_params, peer_params, batch, agent_logits, peer_policy)
     agent_objective, peer_objectives = inner_objectives(log_probs, batch, num_states, gamma)
     if lookahead:
         ahead = lookahead_peers(
             policy,
             agent_params,
-            peer_logits,
+            peer_params,
             batch,
             num_states,
             gamma,
             peer_learning_rate,
             lookahead,
             agent_logits,
+            peer_policy,
         )
-        shaped = batch_log_probs(policy, agent_params, ahead, batch, agent_logits)
+        shaped = batch_log_probs(policy, agent_params, ahead, batch, agent_logits, peer_policy)
         (agent_objective,) = player_objectives(shaped, batch, num_states, gamma, range(1))
     return agent_objective, peer_objectives, log_probs
 

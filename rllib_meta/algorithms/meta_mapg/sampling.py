@@ -13,7 +13,8 @@ import dataclasses
 import torch
 
 from envs.matrix.batched import BatchedIteratedMatrixGame
-from rllib_meta.algorithms.meta_mapg.chain import NO_GRAPH, StepResult, unroll_chain
+from rllib_meta.algorithms.meta_mapg.chain import NO_GRAPH, StepResult, fresh_leaves, unroll_chain
+from rllib_meta.algorithms.meta_mapg.distributions import Categorical
 from rllib_meta.algorithms.meta_mapg.objectives import TrajectoryBatch, chain_step_objectives
 
 
@@ -85,6 +86,11 @@ def sample_chain(
 ) -> ChainSample:
     """Play one chain ``tau_0..tau_L`` from the agent's ``phi_0`` and the peers' personas
     (``lookahead > 0``: the meta-agent adapts with LOLA-DiCE steps)."""
+    if not isinstance(agent.policy.distribution, Categorical):
+        raise ValueError(
+            "the matrix games need a policy over discrete actions (Categorical), got "
+            f"{type(agent.policy.distribution).__name__}"
+        )
     batches: list[TrajectoryBatch] = []
 
     def step_objectives(step, agent_params, peer_params):
@@ -105,13 +111,9 @@ def sample_chain(
         )
         return StepResult(agent_objective, peer_objectives)
 
-    start = {
-        name: p.detach().clone().requires_grad_(True) for name, p in agent.policy_params().items()
-    }
-    peers = [logits.detach().clone().requires_grad_(True) for logits in peer_logits]
     unrolled = unroll_chain(
-        start,
-        peers,
+        fresh_leaves(agent.policy_params()),
+        [fresh_leaves(logits) for logits in peer_logits],
         step_objectives,
         agent.inner_learning_rates.detach(),
         peer_learning_rate,

@@ -175,7 +175,7 @@ def test_each_peer_is_updated_with_its_own_objective_only():
     # Three-player RPS: the two peers' objectives share the joint log-probabilities; adding
     # one peer's gradient to another (the multi-module mix-up) would change the update.
     from envs.matrix.games import rps
-    from rllib_meta.algorithms.meta_mapg.chain import peer_inner_update
+    from rllib_meta.algorithms.meta_mapg.chain import inner_update
     from rllib_meta.algorithms.meta_mapg.objectives import inner_objectives
 
     torch.manual_seed(0)
@@ -190,7 +190,7 @@ def test_each_peer_is_updated_with_its_own_objective_only():
         (own,) = torch.autograd.grad(objective, leaf, retain_graph=True)
         expected = peers[index] + PEER_LR * own
         torch.testing.assert_close(chain.peer_logits[1][index], expected, rtol=1e-5, atol=1e-6)
-        updated = peer_inner_update(leaf, objective, PEER_LR, keep_graph=False)
+        updated = inner_update(leaf, objective, PEER_LR, keep_graph=False)
         torch.testing.assert_close(updated.detach(), expected)
     (cross,) = torch.autograd.grad(objectives[0], leaves[1], retain_graph=True)
     assert cross.abs().sum() > 1e-6  # so mixing the peers' gradients would be visible
