@@ -2,8 +2,10 @@
 and peers with network policies (a teammate population, as for 2-agent HalfCheetah), on
 stored continuous-observation trajectories."""
 
+import gymnasium as gym
 import pytest
 import torch
+from ray.rllib.core.columns import Columns
 
 from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
 from rllib_meta.algorithms.meta_mapg.chain import LearningTerms, fresh_leaves, inner_update
@@ -20,6 +22,7 @@ from rllib_meta.algorithms.meta_mapg.objectives import (
     inner_objectives,
 )
 from rllib_meta.algorithms.meta_mapg.peers import NetworkPeers
+from rllib_meta.algorithms.meta_mapg.rl_module import MetaAgentRLModule
 from rllib_meta.algorithms.meta_mapg.sampling import sample_chain
 
 OBS, ACT, K, H, L = 3, 2, 8, 5, 2
@@ -116,3 +119,25 @@ def test_matrix_game_sampler_refuses_a_continuous_policy():
     agent, _, _ = gaussian_setting()
     with pytest.raises(ValueError, match=r"\(Categorical\), got DiagonalGaussian"):
         sample_chain(agent, [torch.zeros(5, 2)], None, L, 0.9, 1.0, torch.Generator())
+
+
+@pytest.mark.parametrize(
+    ("action_space", "dist_name", "outputs"),
+    [
+        (gym.spaces.Discrete(3), "TorchCategorical", 3),
+        (gym.spaces.Box(-1, 1, (ACT,)), "TorchDiagGaussian", 2 * ACT),
+    ],
+    ids=["discrete", "continuous"],
+)
+def test_rl_module_builds_the_policy_head_from_the_action_space(action_space, dist_name, outputs):
+    module = MetaAgentRLModule(
+        observation_space=gym.spaces.Box(0, 1, (OBS,)),
+        action_space=action_space,
+        model_config={"chain_length": L, "inner_learning_rate": 0.1, "hidden_size": 8},
+    )
+    assert module.get_inference_action_dist_cls().__name__ == dist_name
+    observations = torch.eye(OBS)
+    out = module.forward_inference({Columns.OBS: observations})[Columns.ACTION_DIST_INPUTS]
+    assert out.shape == (OBS, outputs)
+    expected = module.agent.policy(observations.argmax(-1).unsqueeze(1)).squeeze(1)
+    torch.testing.assert_close(out, expected)  # one-hot features = state indices
