@@ -79,15 +79,15 @@ def batch_log_probs(
     agent_params: dict[str, torch.Tensor],
     peer_params: Sequence[PlayerParams],
     batch: TrajectoryBatch,
-    agent_logits: torch.Tensor | None = None,
+    agent_outputs: torch.Tensor | None = None,
     peer_policy: PeerPolicy = TABULAR_PEERS,
 ) -> StepLogProbs:
     """Every agent's log-probabilities of its actions in ``batch``: the meta-agent's through
-    its ``policy.distribution``, the peers' through ``peer_policy``. ``agent_logits``: the
+    its ``policy.distribution``, the peers' through ``peer_policy``. ``agent_outputs``: the
     meta-agent's outputs under ``agent_params`` if already computed (while sampling)."""
-    if agent_logits is None:
-        agent_logits = functional_call(policy, agent_params, (batch.states,))
-    agent, entropy = policy.distribution.log_prob_and_entropy(agent_logits, batch.actions[0])
+    if agent_outputs is None:
+        agent_outputs = functional_call(policy, agent_params, (batch.states,))
+    agent, entropy = policy.distribution.log_prob_and_entropy(agent_outputs, batch.actions[0])
     peers = [
         peer_policy.log_probs(params, batch, player)
         for player, params in enumerate(peer_params, start=1)
@@ -139,14 +139,14 @@ def lookahead_peers(
     gamma: float,
     peer_learning_rate: float,
     steps: int,
-    agent_logits: torch.Tensor | None = None,
+    agent_outputs: torch.Tensor | None = None,
     peer_policy: PeerPolicy = TABULAR_PEERS,
 ) -> list[PlayerParams]:
     """LOLA-DiCE's look-ahead (Foerster et al. 2018c): the peers' parameters after ``steps``
     DiCE policy-gradient steps on ``batch``, kept differentiable in the agent's parameters."""
     peers = list(peer_params)
     for _ in range(steps):
-        log_probs = batch_log_probs(policy, agent_params, peers, batch, agent_logits, peer_policy)
+        log_probs = batch_log_probs(policy, agent_params, peers, batch, agent_outputs, peer_policy)
         objectives = player_objectives(
             log_probs, batch, num_states, gamma, range(1, len(batch.rewards))
         )
@@ -166,16 +166,18 @@ def chain_step_objectives(
     gamma: float,
     peer_learning_rate: float,
     lookahead: int = 0,
-    agent_logits: torch.Tensor | None = None,
+    agent_outputs: torch.Tensor | None = None,
     peer_policy: PeerPolicy = TABULAR_PEERS,
 ) -> tuple[torch.Tensor, list[torch.Tensor], StepLogProbs]:
     """Both agents' inner-loop objectives on one chain step's batch, and its log-probs.
 
     ``lookahead > 0`` makes the meta-agent's update a LOLA-DiCE step: its DiCE objective is
     evaluated after the peers' look-ahead updates, so its gradient includes the shaping term.
-    ``agent_logits``: the meta-agent's outputs on ``batch`` under ``agent_params``, if known.
+    ``agent_outputs``: the meta-agent's outputs on ``batch`` under ``agent_params``, if known.
     """
-    log_probs = batch_log_probs(policy, agent_params, peer_params, batch, agent_logits, peer_policy)
+    log_probs = batch_log_probs(
+        policy, agent_params, peer_params, batch, agent_outputs, peer_policy
+    )
     agent_objective, peer_objectives = inner_objectives(log_probs, batch, num_states, gamma)
     if lookahead:
         ahead = lookahead_peers(
@@ -187,10 +189,10 @@ def chain_step_objectives(
             gamma,
             peer_learning_rate,
             lookahead,
-            agent_logits,
+            agent_outputs,
             peer_policy,
         )
-        shaped = batch_log_probs(policy, agent_params, ahead, batch, agent_logits, peer_policy)
+        shaped = batch_log_probs(policy, agent_params, ahead, batch, agent_outputs, peer_policy)
         (agent_objective,) = player_objectives(shaped, batch, num_states, gamma, range(1))
     return agent_objective, peer_objectives, log_probs
 

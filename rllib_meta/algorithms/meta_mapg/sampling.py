@@ -45,7 +45,7 @@ def sample_trajectories(
     lstm_state = policy.initial_state(game.batch_size)
     with torch.no_grad():
         peer_probs = torch.stack([torch.softmax(logits, -1) for logits in peer_logits])
-    states, actions, rewards, agent_logits = [], [], [], []
+    states, actions, rewards, agent_outputs = [], [], [], []
     for _ in range(game.horizon):
         state = observed[:, 0]  # canonical joint state, as every player sees it
         logits, lstm_state = step_policy(state, lstm_state)
@@ -56,13 +56,13 @@ def sample_trajectories(
         states.append(state)
         actions.append(joint_action)
         rewards.append(reward.t())
-        agent_logits.append(logits)
+        agent_outputs.append(logits)
     batch = TrajectoryBatch(
         states=torch.stack(states, 1),
         actions=torch.stack(actions, -1),
         rewards=torch.stack(rewards, -1),
     )
-    return batch, torch.stack(agent_logits, 1)
+    return batch, torch.stack(agent_outputs, 1)
 
 
 @dataclasses.dataclass
@@ -94,7 +94,7 @@ def sample_chain(
     batches: list[TrajectoryBatch] = []
 
     def step_objectives(step, agent_params, peer_params):
-        batch, agent_logits = sample_trajectories(
+        batch, agent_outputs = sample_trajectories(
             agent.policy, list(peer_params), game, generator, agent_params
         )
         batches.append(batch)
@@ -107,7 +107,7 @@ def sample_chain(
             gamma,
             peer_learning_rate,
             lookahead,
-            agent_logits,
+            agent_outputs,
         )
         return StepResult(agent_objective, peer_objectives)
 
