@@ -20,6 +20,7 @@ from rllib_meta.algorithms.meta_mapg.chain import (
     unroll_chain,
 )
 from rllib_meta.algorithms.meta_mapg.objectives import (
+    InnerLoop,
     TrajectoryBatch,
     batch_log_probs,
     chain_step_objectives,
@@ -52,6 +53,16 @@ class ReplaySettings:
     lookahead: int = 0  # > 0: the meta-agent adapts with LOLA-DiCE steps
     peer_policy: PeerPolicy = TABULAR_PEERS  # how the peers' parameters score their actions
 
+    def inner_loop(self, agent: MetaAgent) -> InnerLoop:
+        return InnerLoop(
+            agent.policy,
+            agent.num_states,
+            self.gamma,
+            self.peer_learning_rate,
+            self.lookahead,
+            self.peer_policy,
+        )
+
 
 @dataclasses.dataclass
 class ChainLosses:
@@ -71,31 +82,20 @@ def make_step_objectives(
     actions in this batch (Algorithm 3, lines 8 and 10).
     """
 
-    def objectives(agent_params, peer_params, batch):
-        return chain_step_objectives(
-            agent.policy,
-            agent_params,
-            peer_params,
-            batch,
-            agent.num_states,
-            settings.gamma,
-            settings.peer_learning_rate,
-            settings.lookahead,
-            peer_policy=settings.peer_policy,
-        )
+    inner = settings.inner_loop(agent)
 
     def step_objectives(step, agent_params, peer_params):
         batch = batches[step]
         if not settings.opponent_modeling:
-            agent_objective, peer_objectives, kept = objectives(
-                agent_params, list(peer_params), batch
+            agent_objective, peer_objectives, kept = chain_step_objectives(
+                inner, agent_params, list(peer_params), batch
             )
             return StepResult(agent_objective, peer_objectives, kept=kept)
-        kept = batch_log_probs(
-            agent.policy, agent_params, list(peer_params), batch, peer_policy=settings.peer_policy
-        )
+        kept = inner.log_probs(agent_params, list(peer_params), batch)
         starts = inferred_peers(batch, agent.num_states, peer_params[0].shape[-1])
-        agent_objective, peer_objectives, _ = objectives(agent_params, starts, batch)
+        agent_objective, peer_objectives, _ = chain_step_objectives(
+            inner, agent_params, starts, batch
+        )
         return StepResult(agent_objective, peer_objectives, kept=kept, peer_starts=starts)
 
     return step_objectives
@@ -211,18 +211,7 @@ def lola_surrogate(
     with the learned value network as DiCE baseline. It models how it shapes its peers'
     learning, not its own learning."""
     params = agent.policy_params()
-    ahead = lookahead_peers(
-        agent.policy,
-        params,
-        peers,
-        batch,
-        agent.num_states,
-        settings.gamma,
-        settings.peer_learning_rate,
-        max(1, settings.lookahead),
-        peer_policy=settings.peer_policy,
-    )
-    log_probs = batch_log_probs(
-        agent.policy, params, ahead, batch, peer_policy=settings.peer_policy
-    )
+    inner = settings.inner_loop(agent)
+    ahead = lookahead_peers(inner, params, peers, batch, max(1, settings.lookahead))
+    log_probs = inner.log_probs(params, ahead, batch)
     return dice_objective(log_probs.joint, batch.rewards[0], settings.gamma, values.detach())

@@ -122,78 +122,77 @@ def player_objectives(
     return objectives
 
 
-def inner_objectives(
-    log_probs: StepLogProbs, batch: TrajectoryBatch, num_states: int, gamma: float
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Each agent's inner-loop DiCE objective: the meta-agent's, then the peers'."""
-    agent, *peers = player_objectives(log_probs, batch, num_states, gamma)
-    return agent, peers
+@dataclasses.dataclass(frozen=True)
+class InnerLoop:
+    """What the inner-loop objectives need besides parameters and data (Eq. 4)."""
+
+    policy: torch.nn.Module  # the meta-agent's policy network, called functionally
+    num_states: int  # observation size (the linear baseline's one-hot width)
+    gamma: float
+    peer_learning_rate: float
+    lookahead: int = 0  # > 0: the meta-agent's update is a LOLA-DiCE step
+    peer_policy: PeerPolicy = TABULAR_PEERS
+
+    def log_probs(
+        self,
+        agent_params: dict[str, torch.Tensor],
+        peer_params: Sequence[PlayerParams],
+        batch: TrajectoryBatch,
+        agent_outputs: torch.Tensor | None = None,
+    ) -> StepLogProbs:
+        return batch_log_probs(
+            self.policy, agent_params, peer_params, batch, agent_outputs, self.peer_policy
+        )
+
+    def objectives(
+        self, log_probs: StepLogProbs, batch: TrajectoryBatch, players: range | None = None
+    ) -> list[torch.Tensor]:
+        return player_objectives(log_probs, batch, self.num_states, self.gamma, players)
 
 
 def lookahead_peers(
-    policy: torch.nn.Module,
+    inner: InnerLoop,
     agent_params: dict[str, torch.Tensor],
     peer_params: Sequence[PlayerParams],
     batch: TrajectoryBatch,
-    num_states: int,
-    gamma: float,
-    peer_learning_rate: float,
     steps: int,
     agent_outputs: torch.Tensor | None = None,
-    peer_policy: PeerPolicy = TABULAR_PEERS,
 ) -> list[PlayerParams]:
     """LOLA-DiCE's look-ahead (Foerster et al. 2018c): the peers' parameters after ``steps``
     DiCE policy-gradient steps on ``batch``, kept differentiable in the agent's parameters."""
     peers = list(peer_params)
     for _ in range(steps):
-        log_probs = batch_log_probs(policy, agent_params, peers, batch, agent_outputs, peer_policy)
-        objectives = player_objectives(
-            log_probs, batch, num_states, gamma, range(1, len(batch.rewards))
-        )
+        log_probs = inner.log_probs(agent_params, peers, batch, agent_outputs)
+        objectives = inner.objectives(log_probs, batch, range(1, len(batch.rewards)))
         peers = [
-            inner_update(params, objective, peer_learning_rate, keep_graph=True)
+            inner_update(params, objective, inner.peer_learning_rate, keep_graph=True)
             for params, objective in zip(peers, objectives, strict=True)
         ]
     return peers
 
 
 def chain_step_objectives(
-    policy: torch.nn.Module,
+    inner: InnerLoop,
     agent_params: dict[str, torch.Tensor],
     peer_params: Sequence[PlayerParams],
     batch: TrajectoryBatch,
-    num_states: int,
-    gamma: float,
-    peer_learning_rate: float,
-    lookahead: int = 0,
     agent_outputs: torch.Tensor | None = None,
-    peer_policy: PeerPolicy = TABULAR_PEERS,
 ) -> tuple[torch.Tensor, list[torch.Tensor], StepLogProbs]:
     """Both agents' inner-loop objectives on one chain step's batch, and its log-probs.
 
-    ``lookahead > 0`` makes the meta-agent's update a LOLA-DiCE step: its DiCE objective is
-    evaluated after the peers' look-ahead updates, so its gradient includes the shaping term.
-    ``agent_outputs``: the meta-agent's outputs on ``batch`` under ``agent_params``, if known.
+    ``inner.lookahead > 0`` makes the meta-agent's update a LOLA-DiCE step: its DiCE
+    objective is evaluated after the peers' look-ahead updates, so its gradient includes the
+    shaping term. ``agent_outputs``: the meta-agent's outputs on ``batch`` under
+    ``agent_params``, if already computed.
     """
-    log_probs = batch_log_probs(
-        policy, agent_params, peer_params, batch, agent_outputs, peer_policy
-    )
-    agent_objective, peer_objectives = inner_objectives(log_probs, batch, num_states, gamma)
-    if lookahead:
+    log_probs = inner.log_probs(agent_params, peer_params, batch, agent_outputs)
+    agent_objective, *peer_objectives = inner.objectives(log_probs, batch)
+    if inner.lookahead:
         ahead = lookahead_peers(
-            policy,
-            agent_params,
-            peer_params,
-            batch,
-            num_states,
-            gamma,
-            peer_learning_rate,
-            lookahead,
-            agent_outputs,
-            peer_policy,
+            inner, agent_params, peer_params, batch, inner.lookahead, agent_outputs
         )
-        shaped = batch_log_probs(policy, agent_params, ahead, batch, agent_outputs, peer_policy)
-        (agent_objective,) = player_objectives(shaped, batch, num_states, gamma, range(1))
+        shaped = inner.log_probs(agent_params, ahead, batch, agent_outputs)
+        (agent_objective,) = inner.objectives(shaped, batch, range(1))
     return agent_objective, peer_objectives, log_probs
 
 

@@ -15,7 +15,11 @@ import torch
 from envs.matrix.batched import BatchedIteratedMatrixGame
 from rllib_meta.algorithms.meta_mapg.chain import NO_GRAPH, StepResult, fresh_leaves, unroll_chain
 from rllib_meta.algorithms.meta_mapg.distributions import Categorical
-from rllib_meta.algorithms.meta_mapg.objectives import TrajectoryBatch, chain_step_objectives
+from rllib_meta.algorithms.meta_mapg.objectives import (
+    InnerLoop,
+    TrajectoryBatch,
+    chain_step_objectives,
+)
 
 
 def _sample_categorical(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -92,6 +96,7 @@ def sample_chain(
             f"{type(agent.policy.distribution).__name__}"
         )
     batches: list[TrajectoryBatch] = []
+    inner = InnerLoop(agent.policy, agent.num_states, gamma, peer_learning_rate, lookahead)
 
     def step_objectives(step, agent_params, peer_params):
         batch, agent_outputs = sample_trajectories(
@@ -99,15 +104,7 @@ def sample_chain(
         )
         batches.append(batch)
         agent_objective, peer_objectives, _ = chain_step_objectives(
-            agent.policy,
-            agent_params,
-            list(peer_params),
-            batch,
-            agent.num_states,
-            gamma,
-            peer_learning_rate,
-            lookahead,
-            agent_outputs,
+            inner, agent_params, list(peer_params), batch, agent_outputs
         )
         return StepResult(agent_objective, peer_objectives)
 

@@ -19,7 +19,7 @@ from rllib_meta.algorithms.meta_mapg.networks import LSTMNet
 from rllib_meta.algorithms.meta_mapg.objectives import (
     TrajectoryBatch,
     batch_log_probs,
-    inner_objectives,
+    player_objectives,
 )
 from rllib_meta.algorithms.meta_mapg.peers import NetworkPeers
 from rllib_meta.algorithms.meta_mapg.rl_module import MetaAgentRLModule
@@ -82,7 +82,7 @@ def test_network_peer_update_uses_its_own_objective_only():
     batch = continuous_chain()[0]
     leaves = fresh_leaves(peer)
     log_probs = batch_log_probs(agent.policy, agent.policy_params(), [leaves], batch, None, peers)
-    _, (objective,) = inner_objectives(log_probs, batch, OBS, 0.9)
+    _, objective = player_objectives(log_probs, batch, OBS, 0.9)
     updated = inner_update(leaves, objective, 0.5, keep_graph=False)
     grads = torch.autograd.grad(objective, list(leaves.values()), retain_graph=True)
     for (name, value), grad in zip(leaves.items(), grads, strict=True):

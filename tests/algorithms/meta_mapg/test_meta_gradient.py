@@ -176,7 +176,7 @@ def test_each_peer_is_updated_with_its_own_objective_only():
     # one peer's gradient to another (the multi-module mix-up) would change the update.
     from envs.matrix.games import rps
     from rllib_meta.algorithms.meta_mapg.chain import inner_update
-    from rllib_meta.algorithms.meta_mapg.objectives import inner_objectives
+    from rllib_meta.algorithms.meta_mapg.objectives import player_objectives
 
     torch.manual_seed(0)
     agent = MetaAgent(num_states=28, num_actions=3, chain_length=1, inner_learning_rate=0.1)
@@ -185,7 +185,7 @@ def test_each_peer_is_updated_with_its_own_objective_only():
     chain = sample_chain(agent, peers, game, 1, GAMMA, PEER_LR, torch.Generator().manual_seed(0))
     leaves = [p.clone().requires_grad_(True) for p in peers]
     log_probs = batch_log_probs(agent.policy, agent.policy_params(), leaves, chain.batches[0])
-    _, objectives = inner_objectives(log_probs, chain.batches[0], 28, GAMMA)
+    _, *objectives = player_objectives(log_probs, chain.batches[0], 28, GAMMA)
     for index, (leaf, objective) in enumerate(zip(leaves, objectives, strict=True)):
         (own,) = torch.autograd.grad(objective, leaf, retain_graph=True)
         expected = peers[index] + PEER_LR * own
@@ -197,7 +197,7 @@ def test_each_peer_is_updated_with_its_own_objective_only():
 
 
 def test_lola_lookahead_adds_a_shaping_term():
-    from rllib_meta.algorithms.meta_mapg.objectives import chain_step_objectives
+    from rllib_meta.algorithms.meta_mapg.objectives import InnerLoop, chain_step_objectives
 
     agent = lstm_agent()
     chain, peer = small_chain(agent)
@@ -205,9 +205,8 @@ def test_lola_lookahead_adds_a_shaping_term():
     leaves = [p.clone().requires_grad_(True) for p in peer]
 
     def agent_gradient(lookahead):
-        objective, _, _ = chain_step_objectives(
-            agent.policy, params, leaves, chain.batches[0], 5, GAMMA, PEER_LR, lookahead
-        )
+        inner = InnerLoop(agent.policy, 5, GAMMA, PEER_LR, lookahead)
+        objective, _, _ = chain_step_objectives(inner, params, leaves, chain.batches[0])
         return torch.cat(
             [g.flatten() for g in torch.autograd.grad(objective, list(params.values()))]
         )
