@@ -28,7 +28,7 @@ class _StackSteps(torch.autograd.Function):
     ``torch.stack``'s backward selects each step's slice of the gradient; differentiating
     through those selects (the outer gradient through an inner gradient taken with
     ``create_graph=True``) builds and zero-fills one full ``(B, T, D)`` tensor per time step,
-    a cost quadratic in T (a third of the meta-gradient at H = 150). ``unbind``'s own
+    a cost quadratic in T (about a quarter of the meta-gradient at H = 150). ``unbind``'s own
     backward is a single ``stack``.
     """
 
