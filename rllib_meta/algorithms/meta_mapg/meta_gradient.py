@@ -29,7 +29,7 @@ from rllib_meta.algorithms.meta_mapg.objectives import (
     value_loss,
 )
 from rllib_meta.algorithms.meta_mapg.opponent_modeling import infer_tabular_logits
-from rllib_meta.algorithms.meta_mapg.peers import TABULAR_PEERS, PeerPolicy
+from rllib_meta.algorithms.meta_mapg.peers import TABULAR_PEERS, PeerPolicy, TabularPeers
 from rllib_meta.core.advantages import generalized_advantages
 from rllib_meta.core.dice import dice_objective
 
@@ -122,6 +122,11 @@ def unroll_stored_chain(
             f"meta_gradient must be one of {META_GRADIENTS}, got {settings.meta_gradient!r}"
         )
     terms = settings.terms if settings.meta_gradient == "meta" else LearningTerms(False, False)
+    if settings.opponent_modeling and not isinstance(settings.peer_policy, TabularPeers):
+        raise ValueError(
+            "opponent_modeling infers tabular peers (closed-form maximum likelihood); got "
+            f"peer_policy {type(settings.peer_policy).__name__}"
+        )
     if settings.opponent_modeling:  # the true personas stay unknown to the meta-agent
         num_actions = peer_params[0].shape[-1]
         peer_params = inferred_peers(batches[0], agent.num_states, num_actions)

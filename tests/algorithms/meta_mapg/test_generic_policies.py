@@ -141,3 +141,12 @@ def test_rl_module_builds_the_policy_head_from_the_action_space(action_space, di
     assert out.shape == (OBS, outputs)
     expected = module.agent.policy(observations.argmax(-1).unsqueeze(1)).squeeze(1)
     torch.testing.assert_close(out, expected)  # one-hot features = state indices
+
+
+def test_opponent_modeling_refuses_network_peers():
+    agent, peers, peer = gaussian_setting()
+    refused = ReplaySettings(
+        0.9, 0.95, 0.5, LearningTerms(), opponent_modeling=True, peer_policy=peers
+    )
+    with pytest.raises(ValueError, match=r"infers tabular peers.*got peer_policy NetworkPeers"):
+        unroll_stored_chain(agent, continuous_chain(), [peer], refused)
