@@ -16,16 +16,15 @@ from typing import TYPE_CHECKING, Protocol
 import torch
 from torch.func import functional_call
 
+from rllib_meta.algorithms.meta_mapg.chain import PlayerParams
 from rllib_meta.algorithms.meta_mapg.networks import tabular_log_probs
 
 if TYPE_CHECKING:  # objectives.py imports this module
     from rllib_meta.algorithms.meta_mapg.objectives import TrajectoryBatch
 
-PeerParams = torch.Tensor | dict[str, torch.Tensor]
-
 
 class PeerPolicy(Protocol):
-    def log_probs(self, params: PeerParams, batch: TrajectoryBatch, player: int) -> torch.Tensor:
+    def log_probs(self, params: PlayerParams, batch: TrajectoryBatch, player: int) -> torch.Tensor:
         """``log pi(a_t | h_t)`` of player ``player``'s actions in ``batch``: ``(K, H)``."""
         ...
 
