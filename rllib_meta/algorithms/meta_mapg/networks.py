@@ -81,24 +81,32 @@ class LSTMNet(nn.Module):
         self.lstm = nn.LSTM(hidden, hidden, batch_first=True)  # holds the weights only
         self.head = nn.Linear(hidden, out_dim)
 
-    def state_gates(self, params: Params | None = None) -> torch.Tensor:
-        """The LSTM's input contribution ``W_ih relu(encoder(x)) + b`` for every one-hot state
-        ``x``: ``(S, 4 * hidden)`` (a Linear layer applied to one-hot ``s`` is column ``s``).
-        ``params``: the parameters to use instead of the module's own (functional form)."""
-        p = params if params is not None else dict(self.named_parameters())
-        embedded = F.relu(p["encoder.weight"].t() + p["encoder.bias"])
+    def _params(self, params: Params | None) -> Params:
+        """``params``, or the module's own parameters (the functional form's default)."""
+        return params if params is not None else dict(self.named_parameters())
+
+    def _feature_gates(self, features: torch.Tensor, params: Params | None) -> torch.Tensor:
+        """The LSTM's input contribution ``W_ih relu(encoder(x)) + b_ih + b_hh`` of features
+        ``(..., D)``: ``(..., 4 * hidden)``."""
+        p = self._params(params)
+        encoded = F.relu(F.linear(features, p["encoder.weight"], p["encoder.bias"]))
         bias = p["lstm.bias_ih_l0"] + p["lstm.bias_hh_l0"]
-        return torch.addmm(bias, embedded, p["lstm.weight_ih_l0"].t())
+        return F.linear(encoded, p["lstm.weight_ih_l0"], bias)
+
+    def state_gates(self, params: Params | None = None) -> torch.Tensor:
+        """:meth:`_feature_gates` of every one-hot state: ``(S, 4 * hidden)``, the table that
+        state-index observations gather from. ``params``: the parameters to use instead of the
+        module's own (functional form)."""
+        one_hot = torch.eye(self.obs_dim, dtype=self.head.weight.dtype)
+        return self._feature_gates(one_hot, params)
 
     def _input_gates_per_step(self, observations: torch.Tensor) -> Iterable[torch.Tensor]:
         """The input contribution at each time step of ``(B, T)`` state indices or ``(B, T, D)``
         features. For indices, one gather of all steps from :meth:`state_gates`."""
         if is_state_index(observations):
             return gather_rows(self.state_gates(), observations).unbind(1)
-        bias = self.lstm.bias_ih_l0 + self.lstm.bias_hh_l0
-        gates = F.relu(self.encoder(observations)) @ self.lstm.weight_ih_l0.t() + bias
         # unbind, not indexing: the backward of T slices would build T full-size gradients.
-        return gates.unbind(1)
+        return self._feature_gates(observations, None).unbind(1)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         """Outputs for whole trajectories from a zero initial state: ``(B, T, out)``."""
@@ -118,18 +126,15 @@ class LSTMNet(nn.Module):
         """A one-step function ``(observation, state) -> (output, state)`` for sampling, with
         the module's parameters or ``params``; the per-state input gates computed once
         (state-index observations)."""
-        if params is None:
-            params = dict(self.named_parameters())
+        params = self._params(params)
         weight_hh_t = params["lstm.weight_hh_l0"].t()
         table = self.state_gates(params)
-        bias = params["lstm.bias_ih_l0"] + params["lstm.bias_hh_l0"]
 
         def step(observation: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
             if is_state_index(observation):
                 gates_x = gather_rows(table, observation)
             else:
-                encoded = F.linear(observation, params["encoder.weight"], params["encoder.bias"])
-                gates_x = torch.addmm(bias, F.relu(encoded), params["lstm.weight_ih_l0"].t())
+                gates_x = self._feature_gates(observation, params)
             h, c = self._cell(gates_x, *state, weight_hh_t)
             return F.linear(h, params["head.weight"], params["head.bias"]), (h, c)
 
