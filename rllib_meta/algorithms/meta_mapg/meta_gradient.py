@@ -22,7 +22,6 @@ from rllib_meta.algorithms.meta_mapg.chain import (
 from rllib_meta.algorithms.meta_mapg.objectives import (
     InnerLoop,
     TrajectoryBatch,
-    batch_log_probs,
     chain_step_objectives,
     lookahead_peers,
     outer_surrogate,
@@ -152,15 +151,10 @@ def replay_chain(
     # One value-network pass over every batch of the chain (it is not adapted in the loop).
     all_values = agent.values(torch.cat([batch.states for batch in batches]))
     values = list(all_values.split(len(batches[0].states)))
+    inner = settings.inner_loop(agent)
     if settings.meta_gradient == "meta":
         unrolled = unroll_stored_chain(agent, batches, peer_params, settings)
-        last = batch_log_probs(
-            agent.policy,
-            unrolled.agent_params[-1],
-            unrolled.peer_params[-1],
-            batches[-1],
-            peer_policy=settings.peer_policy,
-        )
+        last = inner.log_probs(unrolled.agent_params[-1], unrolled.peer_params[-1], batches[-1])
         log_probs = [*unrolled.step_outputs, last]
         surrogate = outer_surrogate(
             log_probs,
@@ -173,9 +167,7 @@ def replay_chain(
         first = log_probs[0]
     else:  # the baselines learn phi_0 from the first batch only
         peers = [fresh_leaves(params) for params in peer_params]
-        first = batch_log_probs(
-            agent.policy, agent.policy_params(), peers, batches[0], peer_policy=settings.peer_policy
-        )
+        first = inner.log_probs(agent.policy_params(), peers, batches[0])
         if settings.meta_gradient == "reinforce":
             surrogate = reinforce_surrogate(first, batches[0], values[0], settings)
         else:
