@@ -10,10 +10,11 @@ set -euo pipefail
 out=${1:-docs/figures/small}
 shift || true
 sections=${*:-ipd ood ablation_300 ablation_600 rps rps_lr1e-4 rps_3p k_sweep}
+last_checkpoint() { ls -d "$1"checkpoint_* | sort | tail -n 1; }
 final_checkpoints() {
   for tag in "$@"; do
     for trial in results/small/"$tag"/seed*/*/*/; do
-      [ -d "$trial" ] && ls -d "$trial"checkpoint_* | sort | tail -n 1
+      [ -d "$trial" ] && last_checkpoint "$trial"
     done
   done
 }
@@ -48,7 +49,7 @@ for section in $sections; do
     k_sweep)  # Paper Fig. 3a: one trial per K, each meta-tested on its own.
       for trial in results/small/k_sweep/seed*/*/*/; do
         k=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["trajectories_per_step"])' "$trial/params.json")
-        rllib evaluate "$(ls -d "$trial"checkpoint_* | sort | tail -n 1)" \
+        rllib evaluate "$(last_checkpoint "$trial")" \
           --output-dir "$out/k_sweep/K$k"
       done ;;
     *) echo "unknown section $section" >&2; exit 2 ;;
