@@ -3,7 +3,8 @@
 RLlib 2.60's ``AlgorithmConfig.update_from_dict`` silently keeps unknown keys, so a typo in a
 tuned example would train with the default instead. Here every key must be an argument of
 one of the algorithm config class's builder methods (``environment()``, ``training()``,
-``env_runners()``, ...) and is applied through that method, the same path as RLlib's Python
+``env_runners()``, ...), or a setting an rllib-meta config declares (which its
+``training()`` takes), and is applied through that method, the same path as RLlib's Python
 API. Unknown keys raise :class:`ConfigError` with a did-you-mean. Then RLlib's own
 ``validate()`` runs on the result (with one example value per search space) and the env
 config is checked by building the env once.
@@ -70,6 +71,10 @@ def builder_keys(config_cls: type) -> dict[str, str]:
                     parameter.KEYWORD_ONLY,
                 ):
                     keys[parameter.name] = method
+    # rllib-meta's algorithms declare their settings once, in a table that training() takes.
+    declared = getattr(config_cls, "declared_settings", None)
+    for name in declared() if declared is not None else ():
+        keys[name] = "training"
     return keys
 
 

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ray.rllib.algorithms.algorithm import Algorithm
-from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS
 
+from rllib_meta.algorithms.base.algorithm import MetaAlgorithm
 from rllib_meta.algorithms.follower_learning_demo.config import FollowerLearningDemoConfig
 from rllib_meta.algorithms.follower_learning_demo.dynamics import leader_value, outcome
 
@@ -50,7 +50,7 @@ REPORTED = (
 )
 
 
-class FollowerLearningDemo(Algorithm):
+class FollowerLearningDemo(MetaAlgorithm):
     """Leader PG against a reset or continuously learning Q-learning follower (paper 003 B)."""
 
     @classmethod
@@ -58,14 +58,9 @@ class FollowerLearningDemo(Algorithm):
         return FollowerLearningDemoConfig(algo_class=cls)
 
     def training_step(self) -> None:
-        batch = self.env_runner.sample()
-        (result,) = self.learner_group.foreach_learner(
-            lambda learner, batch=batch: learner.update_from_plays(batch)
-        )
-        self.env_runner_group.sync_weights(
-            from_worker_or_learner_group=self.learner_group, inference_only=False
-        )
-        self._log(batch, result.get())
+        (batch,) = self.sample_on_runners(lambda runner: runner.sample())
+        result = self.update_on_learners(lambda learner: learner.update_from_plays(batch))
+        self._log(batch, result)
 
     def _log(self, batch: dict[str, Any], learner_result: dict[str, float]) -> None:
         payoffs = self.env_runner.payoffs
@@ -75,18 +70,9 @@ class FollowerLearningDemo(Algorithm):
         values["outcome_is_stackelberg"] = float(outcome(p, follower_c).startswith("stackelberg"))
         values["outcome_is_follower_nash"] = float(outcome(p, follower_c).startswith("nash"))
         values.update(learner_result)
-        for key, value in values.items():
-            self.metrics.log_value((RESULTS, key), value, reduce="mean", window=1)
-        for agent in ("leader", "follower"):
-            value = values[f"{agent}_mean_reward"]
-            self.metrics.log_value(
-                (ENV_RUNNER_RESULTS, "agent_episode_returns_mean", agent),
-                value,
-                reduce="mean",
-                window=1,
-            )
-        self.metrics.log_value(
-            (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME),
-            int(batch["env_steps"]),
-            reduce="lifetime_sum",
+        self.log_results(RESULTS, values)
+        self.log_results(
+            (ENV_RUNNER_RESULTS, "agent_episode_returns_mean"),
+            {agent: values[f"{agent}_mean_reward"] for agent in ("leader", "follower")},
         )
+        self.log_env_steps(int(batch["env_steps"]))

@@ -18,10 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
-from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 
-from rllib_meta.algorithms.env_runner_base import SingleModuleEnvRunner
+from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner
 from rllib_meta.algorithms.follower_learning_demo.dynamics import (
     Plays,
     greedy_cooperation,
@@ -30,19 +28,19 @@ from rllib_meta.algorithms.follower_learning_demo.dynamics import (
     sample_leader_actions,
 )
 
-RNG_STATE = "rng_state"
 Q_TABLE = "follower_q"
 
 
-class FollowerLearningEnvRunner(SingleModuleEnvRunner):
+class FollowerLearningEnvRunner(SamplingEnvRunner):
     """Holds the follower's Q-table ``q`` (``Q(C), Q(D)``) and a numpy generator."""
+
+    RANDOM_GENERATORS = ("rng",)
 
     def __init__(self, *, config, **kwargs):
         super().__init__(config=config, **kwargs)
         self.payoffs = np.asarray(self.env.game.payoffs)
         self.rng = np.random.default_rng(self.seed)
         self.q = np.zeros(2)
-        self.num_env_steps_sampled_lifetime = 0
 
     def sample(self, **kwargs) -> dict[str, Any]:
         """One leader iteration's inner loop (see the module docstring)."""
@@ -81,21 +79,10 @@ class FollowerLearningEnvRunner(SingleModuleEnvRunner):
             "env_steps": steps,
         }
 
-    # -- RLlib plumbing --------------------------------------------------------------------
+    # -- checkpoints -----------------------------------------------------------------------
 
-    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict[str, Any]:
-        return {
-            COMPONENT_RL_MODULE: {DEFAULT_MODULE_ID: self.module.get_state()},
-            RNG_STATE: self.rng.bit_generator.state,
-            Q_TABLE: self.q.copy(),
-            NUM_ENV_STEPS_SAMPLED_LIFETIME: self.num_env_steps_sampled_lifetime,
-        }
+    def sampler_state(self) -> dict[str, Any]:
+        return {Q_TABLE: self.q.copy()}
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.load_module_state(state)
-        if RNG_STATE in state:
-            self.rng.bit_generator.state = state[RNG_STATE]
-        if Q_TABLE in state:
-            self.q = np.array(state[Q_TABLE], dtype=np.float64)
-        if NUM_ENV_STEPS_SAMPLED_LIFETIME in state:
-            self.num_env_steps_sampled_lifetime = state[NUM_ENV_STEPS_SAMPLED_LIFETIME]
+    def load_sampler_state(self, state: dict[str, Any]) -> None:
+        self.q = np.array(state[Q_TABLE], dtype=np.float64)

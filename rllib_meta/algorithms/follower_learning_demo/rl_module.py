@@ -40,8 +40,3 @@ class LeaderModule(TorchRLModule):
 
     get_exploration_action_dist_cls = get_inference_action_dist_cls
     get_train_action_dist_cls = get_inference_action_dist_cls
-
-
-def unwrap(module: torch.nn.Module) -> LeaderModule:
-    """The :class:`LeaderModule` inside a (possibly DDP-wrapped) module."""
-    return module.unwrapped() if hasattr(module, "unwrapped") else module

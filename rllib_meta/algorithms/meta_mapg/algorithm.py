@@ -13,9 +13,9 @@ import math
 from pathlib import Path
 
 import numpy as np
-from ray.rllib.algorithms.algorithm import Algorithm
-from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
+from rllib_meta.algorithms.base.algorithm import MetaAlgorithm
+from rllib_meta.algorithms.base.env_runner import share_of
 from rllib_meta.algorithms.meta_mapg.config import MetaMAPGConfig
 from rllib_meta.evaluation.checkpoints import best_checkpoint
 from rllib_meta.evaluation.meta_test import MetaTestResult, auc
@@ -23,7 +23,7 @@ from rllib_meta.evaluation.meta_test import MetaTestResult, auc
 VALIDATION = "validation"
 
 
-class MetaMAPG(Algorithm):
+class MetaMAPG(MetaAlgorithm):
     """Meta-MAPG (Eq. 6): own-learning and peer-learning terms through both agents' inner
     updates. ``MetaPG``, ``REINFORCE`` and the ablations are configurations of it."""
 
@@ -38,49 +38,34 @@ class MetaMAPG(Algorithm):
 
     def training_step(self) -> None:
         records = self._sample_training_chains()
-        (result,) = self.learner_group.foreach_learner(
-            lambda learner, chains=records: learner.update_from_chains(chains)
-        )
-        self.env_runner_group.sync_weights(
-            from_worker_or_learner_group=self.learner_group, inference_only=False
-        )
-        self._log_learner_results(result.get())
-        steps = len(records) * self.env_runner.env_steps_per_chain
-        self.metrics.log_value(
-            (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), steps, reduce="lifetime_sum"
-        )
+        result = self.update_on_learners(lambda learner: learner.update_from_chains(records))
+        self._log_learner_results(result)
+        self.log_env_steps(len(records) * self.env_runner.env_steps_per_chain)
         # Meta-validate after the first iteration and after every `interval`-th, so that a
         # checkpoint taken every `interval` iterations holds the parameters just validated.
         interval = self.config.validation_interval
         if interval and (self.iteration == 0 or (self.iteration + 1) % interval == 0):
             self._last_validation = self._validate()
         if self._last_validation is not None:
-            for key, value in self._last_validation.items():
-                self.metrics.log_value((VALIDATION, key), value, reduce="mean", window=1)
+            self.log_results(VALIDATION, self._last_validation)
 
     def _sample_training_chains(self) -> list[dict]:
-        total = self.config.chains_per_iteration
-        split = self.config.train_split
-        if self.env_runner_group.num_remote_env_runners() == 0:
-            return self.env_runner.sample_chains(total, split)
-        runners = self.env_runner_group.num_remote_env_runners()
-        shares = [total // runners + (i < total % runners) for i in range(runners)]
-        per_runner = self.env_runner_group.foreach_env_runner(
-            lambda runner, shares=shares: runner.sample_chains(
-                shares[runner.worker_index - 1], split
-            ),
-            local_env_runner=False,
+        """``chains_per_iteration`` chains, split over the sampling EnvRunners."""
+        total, split = self.config.chains_per_iteration, self.config.train_split
+        runners = self.num_sampling_runners
+        per_runner = self.sample_on_runners(
+            lambda runner: runner.sample_chains(
+                share_of(total, runners, runner.worker_index), split
+            )
         )
         return [record for records in per_runner for record in records]
 
     def _log_learner_results(self, results: dict) -> None:
         rates = results.pop("inner_learning_rates")
-        for key, value in results.items():
-            self.metrics.log_value(("meta_learner", key), value, reduce="mean", window=1)
-        for step, rate in enumerate(rates):
-            self.metrics.log_value(
-                ("meta_learner", f"inner_learning_rate_{step}"), rate, reduce="mean", window=1
-            )
+        self.log_results("meta_learner", results)
+        self.log_results(
+            "meta_learner", {f"inner_learning_rate_{step}": rate for step, rate in enumerate(rates)}
+        )
 
     def _validate(self) -> dict[str, float]:
         """Meta-validation (Algorithm 2 on the validation personas)."""

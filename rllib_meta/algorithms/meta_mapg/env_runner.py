@@ -1,4 +1,5 @@
-"""``MetaMAPGEnvRunner``: samples whole Markov chains of joint policies (design decision 4).
+"""``MetaMAPGEnvRunner``: samples whole Markov chains of joint policies, first order (the
+Learner replays them with ``create_graph``; docs/architecture.md, "Meta-MAPG family").
 
 Per chain: draw peer personas from a split of the population, play K trajectories per chain
 step on the batched matrix-game core, apply both agents' inner updates without a graph, and
@@ -11,16 +12,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 
 from envs.matrix.batched import BatchedIteratedMatrixGame
-from rllib_meta.algorithms.env_runner_base import SingleModuleEnvRunner
+from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner
+from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
 from rllib_meta.algorithms.meta_mapg.objectives import TrajectoryBatch
-from rllib_meta.algorithms.meta_mapg.rl_module import unwrap_agent
 from rllib_meta.algorithms.meta_mapg.sampling import ChainSample, sample_chain
 from rllib_meta.core.personas import PersonaPopulation, population_for_game
-
-RNG_STATE = "rng_state"
 
 
 def chain_record(chain: ChainSample, personas: np.ndarray) -> dict[str, np.ndarray]:
@@ -48,8 +46,10 @@ def batches_from_record(record: dict[str, np.ndarray]) -> list[TrajectoryBatch]:
     ]
 
 
-class MetaMAPGEnvRunner(SingleModuleEnvRunner):
+class MetaMAPGEnvRunner(SamplingEnvRunner):
     """Chain sampler for the iterated matrix games (``ipd``, ``rps`` with 2-4 players)."""
+
+    RANDOM_GENERATORS = ("rng", "generator")  # persona draws; actions
 
     def __init__(self, *, config, **kwargs):
         super().__init__(config=config, **kwargs)
@@ -65,8 +65,8 @@ class MetaMAPGEnvRunner(SingleModuleEnvRunner):
         self.generator = torch.Generator().manual_seed(self.seed)
 
     @property
-    def agent(self):
-        return unwrap_agent(self.module)
+    def agent(self) -> MetaAgent:
+        return self.module.agent
 
     # -- sampling --------------------------------------------------------------------------
 
@@ -136,23 +136,3 @@ class MetaMAPGEnvRunner(SingleModuleEnvRunner):
     def sample(self, **kwargs) -> list[dict[str, Any]]:
         """RLlib's generic entry point: one iteration's share of training chains."""
         return self.sample_chains(self.config.chains_per_iteration, self.config.train_split)
-
-    # -- RLlib plumbing --------------------------------------------------------------------
-
-    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict[str, Any]:
-        return {
-            COMPONENT_RL_MODULE: {DEFAULT_MODULE_ID: self.module.get_state()},
-            RNG_STATE: {
-                "numpy": self.rng.bit_generator.state,
-                "torch": self.generator.get_state().numpy(),
-            },
-            "num_env_steps_sampled_lifetime": self.num_env_steps_sampled_lifetime,
-        }
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.load_module_state(state)
-        if RNG_STATE in state:
-            self.rng.bit_generator.state = state[RNG_STATE]["numpy"]
-            self.generator.set_state(torch.from_numpy(np.asarray(state[RNG_STATE]["torch"])))
-        if "num_env_steps_sampled_lifetime" in state:
-            self.num_env_steps_sampled_lifetime = state["num_env_steps_sampled_lifetime"]

@@ -8,42 +8,34 @@ registration, state and checkpointing are reused.
 
 Per update: replay every chain of the meta-batch, take each chain's actor gradient, combine
 them with PCGrad (Yu et al. 2020; paper App. C.2: conflicting gradients between peers of
-different personas), clip each optimizer's gradient to ``grad_clip`` in global norm, and
-step AMSGrad for the actor (policy and inner learning rates) and the critic.
+different personas), clip each optimizer's gradient as RLlib would (``grad_clip``, by global
+norm by default: the paper's 10) and step AMSGrad for the actor (policy and inner learning
+rates) and the critic.
 """
 
-import os
 from typing import Any
 
 import numpy as np
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
-from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 
+from rllib_meta.algorithms.base.learner import FunctionalLearner, global_norm
+from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
 from rllib_meta.algorithms.meta_mapg.chain import LearningTerms
 from rllib_meta.algorithms.meta_mapg.env_runner import batches_from_record
 from rllib_meta.algorithms.meta_mapg.meta_gradient import ReplaySettings, replay_chain
-from rllib_meta.algorithms.meta_mapg.rl_module import unwrap_agent
 from rllib_meta.core.pcgrad import flatten_gradients, pcgrad, unflatten_like
 
 ACTOR, CRITIC = "actor", "critic"
 
 
-def clip_by_global_norm(vector: torch.Tensor, max_norm: float | None) -> torch.Tensor:
-    norm = vector.norm()
-    if max_norm is None or norm <= max_norm:
-        return vector
-    return vector * (max_norm / norm)
-
-
-class MetaMAPGLearner(TorchLearner):
-    def build(self) -> None:
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-        super().build()
+class MetaMAPGLearner(FunctionalLearner):
+    UPDATE_METHODS = "update_from_chains()"
+    LEARNS_FROM = "whole chains"
 
     @property
-    def agent(self):
-        return unwrap_agent(self.module[DEFAULT_MODULE_ID])
+    def agent(self) -> MetaAgent:
+        return self.rl_module.agent
 
     def actor_parameters(self) -> list[torch.nn.Parameter]:
         agent = self.agent
@@ -68,11 +60,6 @@ class MetaMAPGLearner(TorchLearner):
                 params=params,
                 lr_or_lr_schedule=lr,
             )
-
-    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
-        raise NotImplementedError(
-            "Meta-MAPG learns from whole chains: call update_from_chains(), not update()."
-        )
 
     def replay_settings(self) -> ReplaySettings:
         config = self.config
@@ -104,16 +91,16 @@ class MetaMAPGLearner(TorchLearner):
             actor, critic, metrics = _gather_in_order(mine, actor, critic, metrics, len(records))
         generator = torch.Generator().manual_seed((self.config.seed or 0) + self._steps_taken())
         combined = pcgrad(actor, generator) if self.config.use_pcgrad else actor.sum(0)
-        actor_vector = clip_by_global_norm(combined / len(records), self.config.grad_clip)
-        critic_vector = clip_by_global_norm(critic.mean(0), self.config.grad_clip)
         gradients = {}
-        for params, vector in ((actor_params, actor_vector), (critic_params, critic_vector)):
-            for param, grad in zip(params, unflatten_like(vector, params), strict=True):
-                gradients[self.get_param_ref(param)] = grad
-        self.apply_gradients(gradients)
+        for params, vector in (
+            (actor_params, combined / len(records)),
+            (critic_params, critic.mean(0)),
+        ):
+            gradients.update(zip(params, unflatten_like(vector, params), strict=True))
+        applied = self.apply_parameter_gradients(gradients)  # clipped per optimizer
         summary = {key: float(np.mean([m[key] for m in metrics])) for key in metrics[0]}
         summary["actor_grad_norm"] = float(combined.norm() / len(records))
-        summary["critic_grad_norm"] = float(critic_vector.norm())
+        summary["critic_grad_norm"] = global_norm(applied[p] for p in critic_params)
         summary["inner_learning_rates"] = self.agent.inner_learning_rates.detach().tolist()
         return summary
 

@@ -1,7 +1,6 @@
 """The meta-agent as an RLlib ``TorchRLModule`` (what Learners optimise and checkpoint)."""
 
 import gymnasium as gym
-import torch
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
@@ -47,9 +46,3 @@ class MetaAgentRLModule(TorchRLModule):
 
     get_exploration_action_dist_cls = get_inference_action_dist_cls
     get_train_action_dist_cls = get_inference_action_dist_cls
-
-
-def unwrap_agent(module: torch.nn.Module) -> MetaAgent:
-    """The :class:`MetaAgent` inside a (possibly DDP-wrapped) MetaAgentRLModule."""
-    inner = module.unwrapped() if hasattr(module, "unwrapped") else module
-    return inner.agent

@@ -16,16 +16,15 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from ray.rllib.algorithms.algorithm import Algorithm
-from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
+from rllib_meta.algorithms.base.algorithm import MetaAlgorithm
 from rllib_meta.algorithms.meta_value.config import LearningRuleConfig
 from rllib_meta.algorithms.meta_value.rules import MODEL_RULES
 
 POLICY_PAIRS = "policy_pairs"
 
 
-class LearningRuleAlgorithm(Algorithm):
+class LearningRuleAlgorithm(MetaAlgorithm):
     """Shared training loop; the subclasses only choose the default ``rule``."""
 
     default_rule = "meva"
@@ -38,35 +37,21 @@ class LearningRuleAlgorithm(Algorithm):
         for _ in range(self.config.strides_per_iteration):
             batch = self._sample_stride()
             if self.config.rule in MODEL_RULES:
-                self._update_model(batch)
+                result = self.update_on_learners(
+                    lambda learner, batch=batch: learner.update_from_trajectories(batch)
+                )
+                self.log_results(POLICY_PAIRS, {f"model_{k}": v for k, v in result.items()})
         returns = batch["returns"].mean(axis=0)
-        for player, value in enumerate(returns):
-            self.metrics.log_value(
-                (POLICY_PAIRS, f"return_player_{player}"), float(value), reduce="mean", window=1
-            )
-        steps = self.config.strides_per_iteration * self.config.stride * self.config.policy_pairs
-        self.metrics.log_value(
-            (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), steps, reduce="lifetime_sum"
+        self.log_results(
+            POLICY_PAIRS, {f"return_player_{i}": float(value) for i, value in enumerate(returns)}
         )
+        config = self.config
+        self.log_env_steps(config.strides_per_iteration * config.stride * config.policy_pairs)
 
     def _sample_stride(self) -> dict[str, np.ndarray]:
         """One stride from every EnvRunner, concatenated along the policy-pair axis."""
-        if self.env_runner_group.num_remote_env_runners() == 0:
-            return self.env_runner.sample()
-        batches = self.env_runner_group.foreach_env_runner(
-            lambda runner: runner.sample(), local_env_runner=False
-        )
+        batches = self.sample_on_runners(lambda runner: runner.sample())
         return {key: _concatenate_pairs(key, [b[key] for b in batches]) for key in batches[0]}
-
-    def _update_model(self, batch: dict[str, np.ndarray]) -> None:
-        (result,) = self.learner_group.foreach_learner(
-            lambda learner, batch=batch: learner.update_from_trajectories(batch)
-        )
-        self.env_runner_group.sync_weights(
-            from_worker_or_learner_group=self.learner_group, inference_only=False
-        )
-        for key, value in result.get().items():
-            self.metrics.log_value((POLICY_PAIRS, f"model_{key}"), value, reduce="mean", window=1)
 
     @classmethod
     def evaluate_checkpoints(cls, paths: list[str], args: argparse.Namespace) -> int:

@@ -22,13 +22,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 
-from rllib_meta.algorithms.env_runner_base import SingleModuleEnvRunner, share_of
+from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner, share_of
 from rllib_meta.algorithms.meta_value.rules import RuleSpec, meta_value_objective, rule_field
 from rllib_meta.core.learning_rules import learning_step, simultaneous_gradient
-
-RNG_STATE = "rng_state"
 
 
 @dataclass
@@ -42,8 +39,10 @@ class PolicyPairs:
     signs: torch.Tensor | None
 
 
-class PolicyPairEnvRunner(SingleModuleEnvRunner):
+class PolicyPairEnvRunner(SamplingEnvRunner):
     """Optimisation-trajectory sampler for the differentiable games."""
+
+    RANDOM_GENERATORS = ("generator",)
 
     def __init__(self, *, config, **kwargs):
         super().__init__(config=config, **kwargs)
@@ -133,36 +132,24 @@ class PolicyPairEnvRunner(SingleModuleEnvRunner):
         """The trajectory's joint policies now, ``(B, 2, n)``."""
         return self.pairs.x.numpy()
 
-    # -- RLlib plumbing --------------------------------------------------------------------
+    # -- checkpoints -----------------------------------------------------------------------
 
-    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict[str, Any]:
+    def sampler_state(self) -> dict[str, Any]:
         pairs = self.pairs
         return {
-            COMPONENT_RL_MODULE: {DEFAULT_MODULE_ID: self.module.get_state()},
-            RNG_STATE: self.generator.get_state().numpy(),
-            "pairs": {
-                "x": pairs.x.numpy(),
-                "step": pairs.step,
-                "condition": None if pairs.condition is None else pairs.condition.numpy(),
-                "signs": None if pairs.signs is None else pairs.signs.numpy(),
-            },
-            "num_env_steps_sampled_lifetime": self.num_env_steps_sampled_lifetime,
+            "x": pairs.x.numpy(),
+            "step": pairs.step,
+            "condition": None if pairs.condition is None else pairs.condition.numpy(),
+            "signs": None if pairs.signs is None else pairs.signs.numpy(),
         }
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.load_module_state(state)
-        if RNG_STATE in state:
-            self.generator.set_state(torch.from_numpy(np.asarray(state[RNG_STATE])))
-        if "pairs" in state:
-            saved = state["pairs"]
-            self.pairs = PolicyPairs(
-                torch.from_numpy(np.asarray(saved["x"])),
-                int(saved["step"]),
-                _optional_tensor(saved["condition"]),
-                _optional_tensor(saved["signs"]),
-            )
-        if "num_env_steps_sampled_lifetime" in state:
-            self.num_env_steps_sampled_lifetime = state["num_env_steps_sampled_lifetime"]
+    def load_sampler_state(self, state: dict[str, Any]) -> None:
+        self.pairs = PolicyPairs(
+            torch.from_numpy(np.asarray(state["x"])),
+            int(state["step"]),
+            _optional_tensor(state["condition"]),
+            _optional_tensor(state["signs"]),
+        )
 
 
 def _optional_tensor(value) -> torch.Tensor | None:

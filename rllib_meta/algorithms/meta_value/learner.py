@@ -10,30 +10,29 @@ TorchLearner (optimizer registration, state and checkpointing are RLlib's).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
-from ray.rllib.core import DEFAULT_MODULE_ID
-from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 
 import envs
-from rllib_meta.algorithms.meta_value.rl_module import LearningRuleModule, unwrap
+from rllib_meta.algorithms.base.learner import FunctionalLearner, unwrap
+from rllib_meta.algorithms.meta_value.rl_module import LearningRuleModule
 from rllib_meta.core.learning_rules import cola_consistency_loss
 from rllib_meta.core.quantile import lambda_returns, quantile_huber_loss
 
 OPTIMIZER = "model"
 
 
-class LearningRuleLearner(TorchLearner):
+class LearningRuleLearner(FunctionalLearner):
+    UPDATE_METHODS = "update_from_trajectories()"
+    LEARNS_FROM = "optimisation trajectories"
+
     def build(self) -> None:
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
         super().build()
         self.game = envs.make(self.config.env, **dict(self.config.env_config)).game
 
     @property
     def rule_module(self) -> LearningRuleModule:
-        return unwrap(self.module[DEFAULT_MODULE_ID])
+        return self.rl_module
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         model = unwrap(self.module[module_id]).model
@@ -49,12 +48,6 @@ class LearningRuleLearner(TorchLearner):
             lr_or_lr_schedule=config.lr,
         )
 
-    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
-        raise NotImplementedError(
-            "Learning-rule models learn from optimisation trajectories: call "
-            "update_from_trajectories(), not update()."
-        )
-
     def update_from_trajectories(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         """One model update on a stride of trajectories (see the module docstring)."""
         states = torch.from_numpy(batch["states"])
@@ -64,9 +57,7 @@ class LearningRuleLearner(TorchLearner):
             loss = self.consistency_loss(states, torch.from_numpy(batch["alpha"]))
         else:
             return {}
-        params = list(self.rule_module.model.parameters())
-        grads = torch.autograd.grad(loss, params)
-        self.apply_gradients({self.get_param_ref(p): g for p, g in zip(params, grads, strict=True)})
+        self.step_on_loss(loss, self.rule_module.model.parameters())
         self.rule_module.update_target(self.config.target_inertia)
         return {"loss": float(loss.detach())}
 

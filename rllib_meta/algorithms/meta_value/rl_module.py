@@ -48,8 +48,3 @@ class LearningRuleModule(TorchRLModule):
             self.target_model.parameters(), self.model.parameters(), strict=True
         ):
             target.lerp_(online, 1.0 - inertia)
-
-
-def unwrap(module: torch.nn.Module) -> LearningRuleModule:
-    """The :class:`LearningRuleModule` inside a (possibly DDP-wrapped) module."""
-    return module.unwrapped() if hasattr(module, "unwrapped") else module

@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from ray.rllib.algorithms.algorithm import Algorithm
-from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 import envs
 from envs.matrix.stackelberg import stackelberg_optimum
+from rllib_meta.algorithms.base.algorithm import MetaAlgorithm
 from rllib_meta.algorithms.stackelberg.config import StackelbergConfig
 from rllib_meta.algorithms.stackelberg.env_runner import (
     LEADER_TRAINING,
@@ -35,7 +34,7 @@ METRICS = "stackelberg"
 VERIFICATION_START, LAST_RETURNS = "verification_start", "last_returns"
 
 
-class StackelbergMeta(Algorithm):
+class StackelbergMeta(MetaAlgorithm):
     """Phases 1-3 of Algorithm 1 with PG / PPO / DQN leaders (see the module docstring)."""
 
     @classmethod
@@ -69,33 +68,42 @@ class StackelbergMeta(Algorithm):
 
     def training_step(self) -> None:
         phase = self.current_phase()
-        batch = self._sample(phase)
-        update = "update_leader" if phase == LEADER_TRAINING else "update_follower"
-        (result,) = self.learner_group.foreach_learner(
-            lambda learner, batch=batch: getattr(learner, update)(batch)
-        )
-        self.env_runner_group.sync_weights(
-            from_worker_or_learner_group=self.learner_group, inference_only=False
-        )
-        report = {"phase": float(PHASES.index(phase) + 1), **result.get(), **self._exact(phase)}
+        run_phase = {
+            PRETRAINING: self.pretrain_follower,
+            LEADER_TRAINING: self.train_leader,
+            VERIFICATION: self.verify_follower,
+        }[phase]
+        batch, result = run_phase()
+        report = {"phase": float(PHASES.index(phase) + 1), **result, **self._exact(phase)}
         report["sampled_leader_return"], report["sampled_follower_return"] = (
             batch["payoff_returns"].mean(axis=0).tolist()
         )
-        for key, value in report.items():
-            self.metrics.log_value((METRICS, key), value, reduce="mean", window=1)
+        self.log_results(METRICS, report)
         steps = int(batch["env_steps"])
         self.metrics.log_value((METRICS, f"env_steps_{phase}"), steps, reduce="lifetime_sum")
-        self.metrics.log_value(
-            (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), steps, reduce="lifetime_sum"
-        )
+        self.log_env_steps(steps)
+
+    # -- the phases of Algorithm 1 ---------------------------------------------------------
+
+    def pretrain_follower(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Phase 1 ("Pre-Training Loop"): the follower learns against random leaders."""
+        batch = self._sample(PRETRAINING)
+        return batch, self.update_on_learners(lambda learner: learner.update_follower(batch))
+
+    def train_leader(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Phase 2 ("Main Training Loop"): the leader learns against the frozen follower."""
+        batch = self._sample(LEADER_TRAINING)
+        return batch, self.update_on_learners(lambda learner: learner.update_leader(batch))
+
+    def verify_follower(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Phase 3 (App. C, "Equilibrium Verification"): the follower learns again against
+        the frozen greedy leader; the changes in returns since the phase began are the check."""
+        batch = self._sample(VERIFICATION)
+        return batch, self.update_on_learners(lambda learner: learner.update_follower(batch))
 
     def _sample(self, phase: str) -> dict[str, np.ndarray]:
-        """One iteration's episodes from every EnvRunner, concatenated."""
-        if self.env_runner_group.num_remote_env_runners() == 0:
-            return self.env_runner.sample(phase=phase)
-        batches = self.env_runner_group.foreach_env_runner(
-            lambda runner: runner.sample(phase=phase), local_env_runner=False
-        )
+        """One iteration's episodes of ``phase`` from every EnvRunner, concatenated."""
+        batches = self.sample_on_runners(lambda runner: runner.sample(phase=phase))
         merged = {
             key: np.concatenate([b[key] for b in batches])
             for key in batches[0]

@@ -26,16 +26,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 
 from envs.matrix.batched import BatchedIteratedMatrixGame
 from envs.matrix.stackelberg import FOLLOWER, LEADER, memory_one_policies, policy_index
-from rllib_meta.algorithms.env_runner_base import SingleModuleEnvRunner, share_of
+from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner, share_of
 from rllib_meta.algorithms.stackelberg.rl_module import NUM_CONTEXTS
 
 PRETRAINING, LEADER_TRAINING, VERIFICATION = "pretraining", "leader_training", "verification"
 PHASES = (PRETRAINING, LEADER_TRAINING, VERIFICATION)
-RNG_STATE = "rng_state"
 NOISE_STD = "parameter_noise_std"
 # Parameter-noise adaptation (Plappert et al. 2018): scale the std by this factor per batch.
 NOISE_ADAPTATION = 1.01
@@ -44,8 +42,10 @@ NOISE_ADAPTATION = 1.01
 FollowerActions = Callable[[torch.Tensor], torch.Tensor]
 
 
-class StackelbergEnvRunner(SingleModuleEnvRunner):
+class StackelbergEnvRunner(SamplingEnvRunner):
     """Samples the episodes of one training iteration of the current phase."""
+
+    RANDOM_GENERATORS = ("generator",)
 
     def __init__(self, *, config, **kwargs):
         super().__init__(config=config, **kwargs)
@@ -212,24 +212,13 @@ class StackelbergEnvRunner(SingleModuleEnvRunner):
                 )
         return q_values
 
-    # -- RLlib plumbing --------------------------------------------------------------------
+    # -- checkpoints -----------------------------------------------------------------------
 
-    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict[str, Any]:
-        return {
-            COMPONENT_RL_MODULE: {DEFAULT_MODULE_ID: self.module.get_state()},
-            RNG_STATE: self.generator.get_state().numpy(),
-            NOISE_STD: self.noise_std,
-            "num_env_steps_sampled_lifetime": self.num_env_steps_sampled_lifetime,
-        }
+    def sampler_state(self) -> dict[str, Any]:
+        return {NOISE_STD: self.noise_std}
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.load_module_state(state)
-        if RNG_STATE in state:
-            self.generator.set_state(torch.from_numpy(np.asarray(state[RNG_STATE])))
-        if NOISE_STD in state:
-            self.noise_std = float(state[NOISE_STD])
-        if "num_env_steps_sampled_lifetime" in state:
-            self.num_env_steps_sampled_lifetime = state["num_env_steps_sampled_lifetime"]
+    def load_sampler_state(self, state: dict[str, Any]) -> None:
+        self.noise_std = float(state[NOISE_STD])
 
 
 def _argmax_random_ties(values: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """``StackelbergLearner``: the follower's and the leader's updates of Algorithm 1 (paper 003).
 
-Each side has its own Adam optimizer and only that optimizer steps when its side learns, so the
-frozen side does not move (a shared ``apply_gradients`` would also step the frozen side's
-optimizer on its stale gradient).
+Each side has its own Adam optimizer; a step gives gradients to the learning side's parameters
+alone (``grad_clip`` applied per optimizer), so the frozen side does not move and its
+optimizer's state stays as it is.
 
 * Follower (phases 1 and 3), per step ``t`` of each episode: ``log pi_F(a_t | s_t, omega)``
   weighted by the follower's return-to-go ``G_t`` (PG, as RLlib's PG: no baseline), or PPO's
@@ -18,15 +18,13 @@ optimizer on its stale gradient).
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 import torch
-from ray.rllib.core import DEFAULT_MODULE_ID
-from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 
 from envs.matrix.stackelberg import FOLLOWER, LEADER, policy_index
+from rllib_meta.algorithms.base.learner import FunctionalLearner, unwrap
 from rllib_meta.algorithms.stackelberg.rl_module import StackelbergModule
 from rllib_meta.core.advantages import discounted_returns
 from rllib_meta.core.policy_gradients import (
@@ -74,9 +72,11 @@ class LeaderReplay:
         self.size, self.next = int(state["size"]), int(state["next"])
 
 
-class StackelbergLearner(TorchLearner):
+class StackelbergLearner(FunctionalLearner):
+    UPDATE_METHODS = "update_follower() or update_leader()"
+    LEARNS_FROM = "whole episodes of one side"
+
     def build(self) -> None:
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
         super().build()
         seed = 0 if self.config.seed is None else int(self.config.seed)
         num_states = self.tables.leader.in_features
@@ -87,12 +87,10 @@ class StackelbergLearner(TorchLearner):
 
     @property
     def tables(self) -> StackelbergModule:
-        module = self.module[DEFAULT_MODULE_ID]
-        return module.unwrapped() if hasattr(module, "unwrapped") else module
+        return self.rl_module
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
-        tables = self.module[module_id]
-        tables = tables.unwrapped() if hasattr(tables, "unwrapped") else tables
+        tables = unwrap(self.module[module_id])
         for name, layer, lr in (
             (LEADER_OPTIMIZER, tables.leader, config.lr),
             (FOLLOWER_OPTIMIZER, tables.follower, config.follower_lr),
@@ -105,12 +103,6 @@ class StackelbergLearner(TorchLearner):
                 params=params,
                 lr_or_lr_schedule=lr,
             )
-
-    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
-        raise NotImplementedError(
-            "The Stackelberg sides learn from whole episodes: call update_follower() or "
-            "update_leader(), not update()."
-        )
 
     # -- follower --------------------------------------------------------------------------
 
@@ -130,10 +122,10 @@ class StackelbergLearner(TorchLearner):
         if self.config.follower_learner == "pg":
             everything = torch.arange(states.shape[0])
             loss = reinforce_loss(log_probs(everything), returns)
-            return {"follower_loss": self._step(FOLLOWER_OPTIMIZER, loss)}
+            return {"follower_loss": self._step(self.tables.follower, loss)}
         # PPO's critic, in its simplest form: the batch's mean return-to-go at each step.
         advantages = standardized(returns - returns.mean(dim=0, keepdim=True))
-        return {"follower_loss": self._ppo(FOLLOWER_OPTIMIZER, log_probs, advantages)}
+        return {"follower_loss": self._ppo(self.tables.follower, log_probs, advantages)}
 
     # -- leader ----------------------------------------------------------------------------
 
@@ -151,8 +143,8 @@ class StackelbergLearner(TorchLearner):
 
         if learner == "pg":
             loss = reinforce_loss(log_probs(torch.arange(answers.shape[0])), returns)
-            return {"leader_loss": self._step(LEADER_OPTIMIZER, loss)}
-        return {"leader_loss": self._ppo(LEADER_OPTIMIZER, log_probs, standardized(returns))}
+            return {"leader_loss": self._step(self.tables.leader, loss)}
+        return {"leader_loss": self._ppo(self.tables.leader, log_probs, standardized(returns))}
 
     def _dqn_update(
         self, answers: torch.Tensor, returns: torch.Tensor, episode_steps: int
@@ -165,7 +157,7 @@ class StackelbergLearner(TorchLearner):
             replayed, targets = self.replay.sample(self.config.dqn_batch_size, self.generator)
             values = self.tables.leader_scores()  # (5, 2) action values
             predictions = values.gather(-1, replayed.T).sum(dim=0)  # Q(omega) per episode
-            loss = self._step(LEADER_OPTIMIZER, squared_error_loss(predictions, targets))
+            loss = self._step(self.tables.leader, squared_error_loss(predictions, targets))
         return {"leader_loss": loss}
 
     def greedy_tables(self) -> tuple[np.ndarray, np.ndarray]:
@@ -176,15 +168,12 @@ class StackelbergLearner(TorchLearner):
 
     # -- optimisation ----------------------------------------------------------------------
 
-    def _step(self, optimizer_name: str, loss: torch.Tensor) -> float:
-        """One step of ``optimizer_name`` alone (the other side keeps its parameters)."""
-        optimizer = self.get_optimizer(DEFAULT_MODULE_ID, optimizer_name)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    def _step(self, side: torch.nn.Module, loss: torch.Tensor) -> float:
+        """One optimizer step of ``side`` (the leader's or the follower's table) alone."""
+        self.step_on_loss(loss, side.parameters())
         return float(loss.detach())
 
-    def _ppo(self, optimizer_name: str, log_probs, advantages: torch.Tensor) -> float:
+    def _ppo(self, side: torch.nn.Module, log_probs, advantages: torch.Tensor) -> float:
         """``ppo_epochs`` passes over the episodes in shuffled minibatches of
         ``ppo_minibatch_episodes`` (the whole batch when None), clipped surrogate each step."""
         count = advantages.shape[0]
@@ -199,7 +188,7 @@ class StackelbergLearner(TorchLearner):
                 surrogate = ppo_clip_loss(
                     log_probs(rows), old_log_probs[rows], advantages[rows], self.config.ppo_clip
                 )
-                loss = self._step(optimizer_name, surrogate)
+                loss = self._step(side, surrogate)
         return loss
 
     # -- checkpoints -----------------------------------------------------------------------
