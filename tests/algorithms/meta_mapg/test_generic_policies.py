@@ -6,9 +6,10 @@ import gymnasium as gym
 import pytest
 import torch
 from ray.rllib.core.columns import Columns
+from torch.func import functional_call
 
 from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
-from rllib_meta.algorithms.meta_mapg.chain import LearningTerms, fresh_leaves, inner_update
+from rllib_meta.algorithms.meta_mapg.chain import LearningTerms, fresh_leaves
 from rllib_meta.algorithms.meta_mapg.distributions import CATEGORICAL, DiagonalGaussian
 from rllib_meta.algorithms.meta_mapg.meta_gradient import (
     ReplaySettings,
@@ -19,11 +20,13 @@ from rllib_meta.algorithms.meta_mapg.networks import LSTMNet
 from rllib_meta.algorithms.meta_mapg.objectives import (
     TrajectoryBatch,
     batch_log_probs,
-    player_objectives,
 )
 from rllib_meta.algorithms.meta_mapg.peers import NetworkPeers
 from rllib_meta.algorithms.meta_mapg.rl_module import MetaAgentRLModule
 from rllib_meta.algorithms.meta_mapg.sampling import sample_chain
+from rllib_meta.core.advantages import discounted_returns
+from rllib_meta.core.baselines import linear_feature_baseline
+from rllib_meta.core.dice import dice_objective
 
 OBS, ACT, K, H, L = 3, 2, 8, 5, 2
 GAUSSIAN = DiagonalGaussian()
@@ -53,13 +56,13 @@ def test_gaussian_refuses_an_empty_log_std_range():
         DiagonalGaussian(min_log_std=1.0, max_log_std=1.0)
 
 
-def continuous_chain(seed: int = 0) -> list[TrajectoryBatch]:
+def continuous_chain(seed: int = 0, players: int = 2) -> list[TrajectoryBatch]:
     generator = torch.Generator().manual_seed(seed)
     return [
         TrajectoryBatch(
             states=torch.randn(K, H, OBS, generator=generator),
-            actions=torch.randn(2, K, H, ACT, generator=generator),
-            rewards=torch.randn(2, K, H, generator=generator),
+            actions=torch.randn(players, K, H, ACT, generator=generator),
+            rewards=torch.randn(players, K, H, generator=generator),
         )
         for _ in range(L + 1)
     ]
@@ -77,17 +80,44 @@ def settings(peers: NetworkPeers, terms: LearningTerms) -> ReplaySettings:
     return ReplaySettings(0.9, 0.95, 0.5, terms, peer_policy=peers)
 
 
-def test_network_peer_update_uses_its_own_objective_only():
-    agent, peers, peer = gaussian_setting()
-    batch = continuous_chain()[0]
-    leaves = fresh_leaves(peer)
-    log_probs = batch_log_probs(agent.policy, agent.policy_params(), [leaves], batch, None, peers)
-    _, objective = player_objectives(log_probs, batch, OBS, 0.9)
-    updated = inner_update(leaves, objective, 0.5, keep_graph=False)
-    grads = torch.autograd.grad(objective, list(leaves.values()), retain_graph=True)
-    for (name, value), grad in zip(leaves.items(), grads, strict=True):
-        torch.testing.assert_close(updated[name], value + 0.5 * grad)
-    assert sum(g.abs().sum() for g in grads) > 0
+def test_each_network_peer_is_updated_with_its_own_objective_only():
+    # Two teammates with their own parameters, actions and rewards. Their DiCE objectives
+    # share the joint log-probability, so each depends on both peers' parameters: a peer
+    # updated with the other's objective, or with the sum of both, would move differently.
+    agent, peers, first = gaussian_setting()
+    torch.manual_seed(1)
+    second = dict(LSTMNet(OBS, 2 * ACT, hidden=8, distribution=GAUSSIAN).named_parameters())
+    batches = continuous_chain(players=3)[:2]  # tau_0 and tau_1: one inner update
+    terms = LearningTerms()
+    replayed = unroll_stored_chain(agent, batches, [first, second], settings(peers, terms))
+
+    batch, gamma, peer_lr = batches[0], 0.9, 0.5
+    leaves = [fresh_leaves(first), fresh_leaves(second)]
+
+    def log_prob(network, params, player):
+        outputs = functional_call(network, params, (batch.states,))
+        return network.distribution.log_prob_and_entropy(outputs, batch.actions[player])[0]
+
+    joint = log_prob(agent.policy, agent.policy_params(), 0) + sum(
+        log_prob(peers.network, params, player) for player, params in enumerate(leaves, start=1)
+    )
+
+    def objective(player):
+        rewards = batch.rewards[player]
+        baseline = linear_feature_baseline(batch.states, discounted_returns(rewards, gamma))
+        return dice_objective(joint, rewards, gamma, baseline=baseline)
+
+    objectives = [objective(1), objective(2)]
+
+    def gradient(value, params):
+        return torch.autograd.grad(value, list(params.values()), retain_graph=True)
+
+    for index, (params, updated) in enumerate(zip(leaves, replayed.peer_params[1], strict=True)):
+        own = gradient(objectives[index], params)
+        other = gradient(objectives[1 - index], params)
+        assert sum((g - h).abs().sum() for g, h in zip(own, other, strict=True)) > 1e-3
+        for (name, value), grad in zip(params.items(), own, strict=True):
+            torch.testing.assert_close(updated[name].detach(), value + peer_lr * grad)
 
 
 @pytest.mark.parametrize("peer_learning", [True, False], ids=["meta-mapg", "meta-pg"])

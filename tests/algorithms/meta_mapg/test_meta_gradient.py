@@ -16,7 +16,12 @@ from rllib_meta.algorithms.meta_mapg.meta_gradient import (
     unroll_stored_chain,
 )
 from rllib_meta.algorithms.meta_mapg.networks import TabularPolicy
-from rllib_meta.algorithms.meta_mapg.objectives import batch_log_probs, outer_surrogate
+from rllib_meta.algorithms.meta_mapg.objectives import (
+    StepLogProbs,
+    TrajectoryBatch,
+    batch_log_probs,
+    outer_surrogate,
+)
 from rllib_meta.algorithms.meta_mapg.sampling import sample_chain
 
 GAMMA = 0.9
@@ -196,23 +201,53 @@ def test_each_peer_is_updated_with_its_own_objective_only():
     assert cross.abs().sum() > 1e-6  # so mixing the peers' gradients would be visible
 
 
-def test_lola_lookahead_adds_a_shaping_term():
+def one_round_of_each_joint_action():
+    """One IPD round (H = 1, start state) per joint action CC, CD, DC, DD, with its payoffs."""
+    agent_actions, peer_actions = [0, 0, 1, 1], [0, 1, 0, 1]
+    payoffs = torch.tensor(ipd().payoffs, dtype=torch.float64)
+    rewards = payoffs[agent_actions, peer_actions].T  # (2, K)
+    return TrajectoryBatch(
+        states=torch.zeros(4, 1, dtype=torch.long),
+        actions=torch.tensor([agent_actions, peer_actions]).unsqueeze(-1),
+        rewards=rewards.unsqueeze(-1),
+    )
+
+
+@pytest.mark.parametrize("lookahead", [0, 1])
+def test_lola_dice_lookahead_matches_its_closed_form(lookahead):
+    # H = 1 with tabular policies: the DiCE gradients are closed forms in pi = softmax(theta)
+    # and mu = softmax(phi). The peer's look-ahead step (LOLA-DiCE, Foerster et al. 2018c) is
+    #   phi' = phi + alpha g,  g = mean_k A2_k (e_b - mu),  d phi' / d theta = alpha M,
+    #   M = mean_k A2_k (e_b - mu) (e_a - pi)^T  (alpha = the peer's learning rate),
+    # and the meta-agent's shaped gradient is mean_k A1_k [(e_a - pi) + alpha M^T (e_b - mu')]
+    # with mu' = softmax(phi'). Each joint action once: the baselines (mean returns) are 0.
     from rllib_meta.algorithms.meta_mapg.objectives import InnerLoop, chain_step_objectives
 
-    agent = lstm_agent()
-    chain, peer = small_chain(agent)
-    params = agent.policy_params()
-    leaves = [p.clone().requires_grad_(True) for p in peer]
+    batch = one_round_of_each_joint_action()
+    theta = torch.tensor([[0.3, -0.4]] + [[0.0, 0.0]] * 4, dtype=torch.float64)
+    phi = torch.tensor([[-0.2, 0.6]] + [[0.0, 0.0]] * 4, dtype=torch.float64)
+    policy = TabularPolicy(theta)
+    inner = InnerLoop(policy, 5, GAMMA, PEER_LR, lookahead)
+    peer = phi.clone().requires_grad_(True)
+    objective, _, _ = chain_step_objectives(inner, dict(policy.named_parameters()), [peer], batch)
+    (gradient,) = torch.autograd.grad(objective, policy.logits)
 
-    def agent_gradient(lookahead):
-        inner = InnerLoop(agent.policy, 5, GAMMA, PEER_LR, lookahead)
-        objective, _, _ = chain_step_objectives(inner, params, leaves, chain.batches[0])
-        return torch.cat(
-            [g.flatten() for g in torch.autograd.grad(objective, list(params.values()))]
-        )
-
-    plain, shaped = agent_gradient(0), agent_gradient(1)
-    assert (shaped - plain).abs().max() > 1e-6
+    eye = torch.eye(2, dtype=torch.float64)
+    pi, mu = theta[0].softmax(-1), phi[0].softmax(-1)
+    a, b = batch.actions[0, :, 0], batch.actions[1, :, 0]
+    own_advantages, peer_advantages = batch.rewards[0, :, 0], batch.rewards[1, :, 0]
+    assert own_advantages.sum() == peer_advantages.sum() == 0.0
+    own_scores, peer_scores = eye[a] - pi, eye[b] - mu  # (K, 2)
+    expected = (own_advantages[:, None] * own_scores).mean(0)
+    if lookahead:
+        step = (peer_advantages[:, None] * peer_scores).mean(0)
+        shaped_mu = (phi[0] + PEER_LR * step).softmax(-1)
+        jacobian = torch.einsum("k,ki,kj->ij", peer_advantages, peer_scores, own_scores) / 4
+        shaping = (own_advantages[:, None] * ((eye[b] - shaped_mu) @ jacobian)).mean(0)
+        assert shaping.abs().max() > 0.01  # the test is not trivially satisfied
+        expected = expected + PEER_LR * shaping
+    torch.testing.assert_close(gradient[0], expected, rtol=1e-10, atol=1e-12)
+    assert gradient[1:].abs().max() == 0.0  # the other states were not visited
 
 
 def test_opponent_modeling_never_reads_the_true_personas():
@@ -231,6 +266,66 @@ def test_opponent_modeling_never_reads_the_true_personas():
     second = replay_chain(agent, chain.batches, [torch.zeros_like(peer[0])], om)
     assert first.metrics == second.metrics
     torch.testing.assert_close(first.actor_loss, second.actor_loss)
+
+
+@pytest.mark.parametrize("estimator", ["dice", "theorem"])
+def test_outer_surrogate_by_hand(estimator):
+    # A chain of L + 1 = 3 batches of K = 2 trajectories, H = 2, gae_lambda = 1 (A = R - V).
+    # With J_l the joint log-probabilities of batch l, R the reward-to-go and V the value
+    # network's baseline, the surrogate is S = 1/L sum_{l=1..L} S_l with
+    #   S_l = mean_k sum_t gamma^t J_l[k,t] (R_l[k,t] - V_l[k,t])
+    #         + (theorem only) (sum_{m<l} sum_{k,t} J_m[k,t]) mean_k (R_l[k,0] - V_l[k,0]).
+    gamma, L, K, H = 0.5, 2, 2, 2
+    rewards = [[[1.0, -2.0], [0.5, 3.0]], [[2.0, 1.0], [-1.0, 0.0]], [[0.0, 4.0], [1.0, -3.0]]]
+    values = [[[0.5, 0.2], [-0.3, 1.0]], [[1.5, -0.5], [0.25, 2.0]], [[-1.0, 0.5], [2.0, 0.75]]]
+    generator = torch.Generator().manual_seed(0)
+    agent = [torch.randn(K, H, generator=generator, requires_grad=True) for _ in range(L + 1)]
+    peer = [torch.randn(K, H, generator=generator, requires_grad=True) for _ in range(L + 1)]
+    log_probs = [
+        StepLogProbs(agent=a, peers=[p], entropy=torch.zeros(K, H))
+        for a, p in zip(agent, peer, strict=True)
+    ]
+    batches = [
+        TrajectoryBatch(
+            states=torch.zeros(K, H, dtype=torch.long),
+            actions=torch.zeros(2, K, H, dtype=torch.long),
+            rewards=torch.stack([torch.tensor(r), torch.zeros(K, H)]),
+        )
+        for r in rewards
+    ]
+    surrogate = outer_surrogate(
+        log_probs, batches, [torch.tensor(v) for v in values], gamma, 1.0, estimator
+    )
+
+    def reward_to_go(step, k, t):
+        return sum(gamma ** (s - t) * rewards[step][k][s] for s in range(t, H))
+
+    def advantage(step, k, t):
+        return reward_to_go(step, k, t) - values[step][k][t]
+
+    def initial_advantage(step):  # the theorem term's baselined return of batch `step`
+        return sum(advantage(step, k, 0) for k in range(K)) / K
+
+    joint = [(a + p).detach() for a, p in zip(agent, peer, strict=True)]
+    expected_value = 0.0
+    expected_gradient = torch.zeros(L + 1, K, H)  # d S / d J_m[k, t], the same for both players
+    for step in range(1, L + 1):
+        for k in range(K):
+            for t in range(H):
+                weight = gamma**t * advantage(step, k, t) / K / L
+                expected_value += weight * float(joint[step][k, t])
+                expected_gradient[step, k, t] += weight
+        if estimator == "theorem":
+            earlier = sum(float(joint[m].sum()) for m in range(step))
+            expected_value += earlier * initial_advantage(step) / L
+            expected_gradient[:step] += initial_advantage(step) / L
+    assert float(surrogate.detach()) == pytest.approx(expected_value, abs=1e-5)
+    gradients = torch.autograd.grad(surrogate, agent + peer, allow_unused=True)
+    for index, gradient in enumerate(gradients):  # dice: batch 0 is not used at all
+        gradient = torch.zeros(K, H) if gradient is None else gradient
+        torch.testing.assert_close(gradient, expected_gradient[index % (L + 1)])
+    if estimator == "theorem":  # the baseline matters: mean V_l[:, 0] is far from 0
+        assert abs(sum(values[step][k][0] for step in (1, 2) for k in range(K))) > 1.0
 
 
 def test_outer_estimators_differ_only_by_their_extra_terms():

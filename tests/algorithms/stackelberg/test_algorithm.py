@@ -1,5 +1,6 @@
-"""StackelbergMeta (paper 003): the tables, the phases, the exact checks, reproducibility,
-checkpoints, distribution, the Q-learning baseline, the CLI and bad configuration."""
+"""StackelbergMeta (paper 003): the tables, the phases, the exact checks, distribution, the
+Q-learning baseline, the CLI and bad configuration (seeded runs and checkpoints:
+tests/algorithms/test_reproducibility.py)."""
 
 import json
 
@@ -176,32 +177,7 @@ def test_a_short_ppo_run_reaches_the_optimum_of_an_easy_game(ray_instance):
     assert metrics[149]["follower_regret_mean"] < metrics[0]["follower_regret_mean"]
 
 
-# -- reproducibility, checkpoints, distribution -------------------------------------------
-
-
-@pytest.mark.parametrize("leader_learner", ["ppo", "dqn"])
-def test_seeded_runs_are_identical_and_checkpoints_continue_bit_identically(
-    ray_instance, tmp_path, leader_learner
-):
-    settings = {"leader_learner": leader_learner, "dqn_learning_starts": 0, "dqn_batch_size": 8}
-    first = _config(**settings).build_algo()
-    second = _config(**settings).build_algo()
-    try:
-        assert _train(first, 3) == _train(second, 3)
-        checkpoint = first.save_to_path(tmp_path / "checkpoint")
-        expected = _train(first, 3)
-        expected_weights = _weights(first)
-    finally:
-        first.stop()
-        second.stop()
-    restored = StackelbergMeta.from_checkpoint(checkpoint)
-    try:
-        assert _train(restored, 3) == expected
-        weights = _weights(restored)
-        for name, value in expected_weights.items():
-            assert torch.equal(weights[name], value), name
-    finally:
-        restored.stop()
+# -- distribution ----------------------------------------------------------------------------
 
 
 def test_two_env_runners_split_the_episodes(ray_instance):

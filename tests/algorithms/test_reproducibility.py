@@ -1,0 +1,164 @@
+"""Design decision 7 for every algorithm: one seed gives one run, and a checkpoint restored
+into a fresh algorithm continues that run bit-identically (weights, optimiser and RNG states,
+the EnvRunners' trajectories)."""
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rllib_meta.algorithms.follower_learning_demo.algorithm import FollowerLearningDemo
+from rllib_meta.algorithms.meta_mapg.algorithm import MetaMAPG
+from rllib_meta.algorithms.meta_value.algorithm import MeVa
+from rllib_meta.algorithms.stackelberg.algorithm import StackelbergMeta
+
+pytestmark = pytest.mark.slow
+
+State = dict[str, np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """How to build an algorithm's tiny seeded config, read its metrics and its state."""
+
+    config: Callable[[], Any]  # -> AlgorithmConfig
+    metrics_key: str  # the algorithm's own section of a training result
+    state: Callable[[Any], State]  # what must continue identically
+    iterations: int  # per comparison (enough to cross the algorithm's phases)
+
+
+def _meta_mapg_config():
+    return (
+        MetaMAPG.get_default_config()
+        .environment("ipd", env_config={"horizon": 8})
+        .training(
+            chain_length=2,
+            trajectories_per_step=8,
+            chains_per_iteration=2,
+            validation_interval=1,
+            validation_chains=2,
+        )
+        .debugging(seed=3)
+    )
+
+
+def _meta_mapg_state(algorithm) -> State:
+    module = algorithm.learner_group._learner.module["default_policy"]
+    state = {k: v.detach().numpy().copy() for k, v in module.agent.state_dict().items()}
+    return {**state, "best_validation_auc": np.asarray(algorithm._best_validation_auc)}
+
+
+def _meva_config():
+    settings = {
+        "policy_pairs": 8,
+        "policy_lr": 25.0,
+        "horizon": 4,
+        "stride": 2,
+        "strides_per_iteration": 2,
+        "num_quantiles": 4,
+        "hidden_size": 8,
+        "target_inertia": 0.9,
+        "exploration_flip_prob": 0.25,
+        "seed": 3,
+    }
+    return MeVa.get_default_config().environment("ipd_exact").update_from_dict(settings)
+
+
+def _meva_state(algorithm) -> State:
+    runner = algorithm.env_runner
+    state = {k: np.asarray(v).copy() for k, v in runner.module.get_state().items()}
+    return {**state, "policy_pairs": runner.current_policies().copy()}
+
+
+def _stackelberg_config(leader_learner: str):
+    def config():
+        settings = {
+            "pretraining_iterations": 2,
+            "leader_iterations": 2,
+            "verification_iterations": 2,
+            "follower_episodes_per_iteration": 4,
+            "leader_episodes_per_iteration": 6,
+            "ppo_epochs": 2,
+            "leader_learner": leader_learner,
+            "dqn_learning_starts": 0,
+            "dqn_batch_size": 8,
+            "seed": 3,
+        }
+        env_config = {"game": "prisoners_dilemma", "center": True, "horizon": 10}
+        defaults = StackelbergMeta.get_default_config()
+        return defaults.environment("matrix_game", env_config=env_config).update_from_dict(settings)
+
+    return config
+
+
+def _stackelberg_state(algorithm) -> State:
+    tables = algorithm.learner_group._learner.tables
+    return {name: layer.weight.detach().numpy().copy() for name, layer in tables.named_children()}
+
+
+def _follower_learning_demo_config():
+    settings = {"seed": 3, "follower_episodes": 5, "leader_batch_size": 7}
+    return FollowerLearningDemo.get_default_config().update_from_dict(settings)
+
+
+def _follower_learning_demo_state(algorithm) -> State:
+    leader = algorithm.learner_group._learner.leader
+    leader = {k: v.detach().numpy().copy() for k, v in leader.state_dict().items()}
+    return {**leader, "follower_q": algorithm.env_runner.q.copy()}
+
+
+CASES = {
+    "meta_mapg": Case(_meta_mapg_config, "meta_learner", _meta_mapg_state, 2),
+    "meva": Case(_meva_config, "policy_pairs", _meva_state, 2),
+    # 3 + 3 iterations run through all three phases (2 iterations each), across the checkpoint.
+    "stackelberg_ppo": Case(_stackelberg_config("ppo"), "stackelberg", _stackelberg_state, 3),
+    "stackelberg_dqn": Case(_stackelberg_config("dqn"), "stackelberg", _stackelberg_state, 3),
+    "follower_learning_demo": Case(
+        _follower_learning_demo_config,
+        "follower_learning_demo",
+        _follower_learning_demo_state,
+        3,
+    ),
+}
+
+
+@pytest.fixture(params=sorted(CASES))
+def case(request) -> Case:
+    return CASES[request.param]
+
+
+def _train(algorithm, case: Case) -> list[dict[str, float]]:
+    return [
+        {k: float(v) for k, v in algorithm.train()[case.metrics_key].items()}
+        for _ in range(case.iterations)
+    ]
+
+
+def _assert_same(state: State, expected: State) -> None:
+    assert state.keys() == expected.keys()
+    for name, value in expected.items():
+        np.testing.assert_array_equal(state[name], value, err_msg=name)
+
+
+def test_seeded_runs_repeat_and_checkpoints_continue_bit_identically(ray_instance, tmp_path, case):
+    first, second = case.config().build_algo(), case.config().build_algo()
+    try:
+        assert _train(first, case) == _train(second, case)
+        _assert_same(case.state(second), case.state(first))
+        checkpoint = first.save_to_path(tmp_path / "checkpoint")
+        saved = case.state(first)
+        expected = _train(first, case)
+        expected_state = case.state(first)
+    finally:
+        first.stop()
+        second.stop()
+    assert any(not np.array_equal(saved[k], expected_state[k]) for k in saved)  # it learns
+    restored = type(first).from_checkpoint(checkpoint)
+    try:
+        _assert_same(case.state(restored), saved)
+        assert _train(restored, case) == expected
+        _assert_same(case.state(restored), expected_state)
+    finally:
+        restored.stop()
