@@ -14,11 +14,11 @@ import torch
 from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 
 from envs.matrix.batched import BatchedIteratedMatrixGame
+from envs.matrix.personas import PersonaPopulation, population_for_game
 from rllib_meta.algorithms.env_runner_base import SingleModuleEnvRunner
 from rllib_meta.algorithms.meta_mapg.objectives import TrajectoryBatch
 from rllib_meta.algorithms.meta_mapg.rl_module import unwrap_agent
 from rllib_meta.algorithms.meta_mapg.sampling import ChainSample, sample_chain
-from rllib_meta.core.personas import PersonaPopulation, population_for_game
 
 RNG_STATE = "rng_state"
 

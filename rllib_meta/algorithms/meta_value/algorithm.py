@@ -20,7 +20,7 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from rllib_meta.algorithms.meta_value.config import LearningRuleConfig
-from rllib_meta.algorithms.meta_value.rules import MODEL_RULES
+from rllib_meta.core.rule_fields import MODEL_RULES
 
 POLICY_PAIRS = "policy_pairs"
 
@@ -71,7 +71,7 @@ class LearningRuleAlgorithm(Algorithm):
     @classmethod
     def evaluate_checkpoints(cls, paths: list[str], args: argparse.Namespace) -> int:
         """``rllib evaluate``: the paper's evaluations for these checkpoints' rules."""
-        from rllib_meta.evaluation.learning_dynamics import evaluate_checkpoints
+        from rllib_meta.algorithms.meta_value.learning_dynamics import evaluate_checkpoints
 
         return evaluate_checkpoints(paths, args)
 

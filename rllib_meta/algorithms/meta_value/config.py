@@ -14,8 +14,8 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 import envs
 from rllib_meta.algorithms.checks import check_choice, check_int, check_number
-from rllib_meta.algorithms.meta_value.rules import MODEL_RULES, RULES
 from rllib_meta.algorithms.settings import set_provided
+from rllib_meta.core.rule_fields import MODEL_RULES, RULES
 
 SUPPORTED_ENVS = ("logistic_game", "ipd_exact", "zero_sum_bilinear")
 # The arguments of LearningRuleConfig.training() beyond AlgorithmConfig's.

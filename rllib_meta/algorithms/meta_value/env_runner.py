@@ -25,8 +25,8 @@ import torch
 from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 
 from rllib_meta.algorithms.env_runner_base import SingleModuleEnvRunner, share_of
-from rllib_meta.algorithms.meta_value.rules import RuleSpec, meta_value_objective, rule_field
 from rllib_meta.core.learning_rules import learning_step, simultaneous_gradient
+from rllib_meta.core.rule_fields import RuleSpec, meta_value_objective, rule_field
 
 RNG_STATE = "rng_state"
 
