@@ -15,8 +15,8 @@ Measures, on one CPU thread, side by side in one process:
 
     python benchmarks/meta_mapg_iteration.py [--repeats 3] [--skip-ray]
 
-The issue quotes about 5.2 s per outer iteration for the reference implementation on one
-core of this machine; that code is not run here.
+The authors' reference implementation takes about 5.2 s per outer iteration on one core of
+this machine (a quoted figure; that code is not run here).
 """
 
 import argparse

@@ -24,9 +24,9 @@ import torch
 
 import rllib_meta
 from rllib_meta.algorithms.meta_value import learner as learner_module
-from rllib_meta.algorithms.meta_value import rules as rules_module
 from rllib_meta.algorithms.meta_value.algorithm import MeVa
 from rllib_meta.core import learning_rules
+from rllib_meta.core import rule_fields as rules_module
 
 
 def per_player_gradient(objective, x, create_graph=False):

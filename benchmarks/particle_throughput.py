@@ -43,8 +43,8 @@ TASKS: dict[str, Callable[[int], Task]] = {
 }
 POPULATIONS = (3, 12, 24)
 BATCHES = (1, 32, 1024)
-TARGETS = {3: 1_000_000, 24: 500_000}  # issue 6, with 1024 envs
-VMAS = {3: 1_180_000, 24: 62_000}  # VMAS 1.5.2 at B = 1024, quoted by the issue (not run here)
+TARGETS = {3: 1_000_000, 24: 500_000}  # the project's throughput targets, with 1024 envs
+VMAS = {3: 1_180_000, 24: 62_000}  # VMAS 1.5.2 at B = 1024 on this machine, quoted (not run here)
 
 Runner = Callable[[int], int]  # runs a number of steps, returns the agent-steps done
 
@@ -272,7 +272,7 @@ def main() -> None:
         np_rate = measure(numpy_observation_runner(n, 1024))
         torch_rate = measure(torch_observation_runner(n, 1024))
         print(f"{n:>4}{np_rate:>16,.0f}{torch_rate:>16,.0f}{np_rate / torch_rate:>16.2f}")
-    print("\nTargets (issue 6, B = 1024): 1M agent-steps/s at N = 3, 500k at N = 24;")
+    print("\nTargets (B = 1024): 1M agent-steps/s at N = 3, 500k at N = 24;")
     print("VMAS 1.5.2 on this machine (quoted, not run here): 1.18M at N = 3, 62k at N = 24.")
 
 

@@ -23,7 +23,7 @@ import ray
 import torch
 
 from envs.differentiable.games import LogisticGame
-from rllib_meta.evaluation import learning_dynamics as dynamics
+from rllib_meta.algorithms.meta_value import learning_dynamics as dynamics
 
 GAMMAS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
 

@@ -4,7 +4,7 @@ Ray 2.60 no longer ships an ``rllib`` command; this one keeps the classic workfl
 
     rllib train file tuned_examples/ppo_ipd.yaml [--stop JSON] [--config JSON] ...
     rllib train --algo PPO --env ipd [--config JSON] [--stop JSON]
-    rllib evaluate <checkpoint> [<checkpoint> ...] [--episodes N]
+    rllib evaluate <checkpoint> [<checkpoint> ...] [--episodes N] [--output-dir DIR]
     rllib list
 
 Exit codes: 0 success, 1 a trial or evaluation failed, 2 bad input (unknown key, name, file).
@@ -68,7 +68,12 @@ def _evaluate_parser(subparsers) -> None:
     evaluate.add_argument("--episodes", type=int, default=100, help="episodes per checkpoint")
     evaluate.add_argument("--greedy", action="store_true", help="greedy instead of sampled actions")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the evaluation env")
-    evaluate.add_argument("--output-dir", help="where algorithm-specific evaluations write plots")
+    evaluate.add_argument(
+        "--output-dir",
+        help="where algorithms with their own protocol write tables and plots (default: "
+        "evaluation/ in the first trial or experiment directory given, or "
+        "evaluation_checkpoint_NNNNNN/ beside the first checkpoint given)",
+    )
     evaluate.add_argument(
         "--split", help="persona split for meta-testing (Meta-MAPG family; default: test)"
     )

@@ -15,11 +15,11 @@ def runtime_env() -> dict:
     return {
         "env_vars": {
             # One OpenMP/torch thread per worker unless the user set OMP_NUM_THREADS: on small
-            # CPUs the default thread count makes tiny models 5-20x slower (design decision 6).
+            # CPUs the default thread count makes tiny models 5-20x slower.
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
             # A fixed string-hash seed unless the user set one: RLlib's multi-agent sampling
             # iterates over sets of agent ids, so under Python's per-process hash randomisation
-            # a seeded run sampled differently in every process (design decision 7).
+            # a seeded run sampled differently in every process (tests/test_reproducibility.py).
             "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0"),
         }
     }

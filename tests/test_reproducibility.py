@@ -1,4 +1,4 @@
-"""Design decision 7 through the command line: one seed, one result, in any process."""
+"""Reproducibility through the command line: one seed, one result, in any process."""
 
 import json
 import os

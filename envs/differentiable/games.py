@@ -67,7 +67,7 @@ class LogisticGame(DifferentiableGame):
 
     ``f_1 = -4 s(x_1) (1 - 2 s(x_2)) - R``, ``f_2 = -4 s(x_2) (1 - 2 s(x_1)) - R``,
     ``R = (x_1^2 x_2^2 + (x_1 - x_2)^2 (x_1 + x_2)^2) / 10000``, ``s`` the logistic sigmoid.
-    Initial policies ``U(-8, 8)^2`` (App. D); a model reads ``x_i / 10`` (reference.md 4).
+    Initial policies ``U(-8, 8)^2`` (App. D); a model reads ``x_i / 10`` (the authors' notebooks).
     """
 
     name = "logistic_game"

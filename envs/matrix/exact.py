@@ -1,9 +1,9 @@
 """Exact values of 2-player memory-one tabular policies in iterated matrix games (torch).
 
-Design decision 5 (docs: "exactness where it is cheap"): with memory-one policies the iterated game
-is a Markov chain over ``S = 1 + A**2`` states, so values are a few batched matrix products (finite
-horizon) or one batched linear solve (discounted, the closed form of MeVa, paper 004 section 4,
-and of LOLA's exact IPD). Everything is differentiable with autograd.
+Exactness where it is cheap: with memory-one policies the iterated game is a Markov chain over
+``S = 1 + A**2`` states, so values are a few batched matrix products (finite horizon) or one
+batched linear solve (discounted, the closed form of MeVa, paper 004 section 4, and of LOLA's
+exact IPD). Everything is differentiable with autograd.
 
 State convention (the one of :mod:`envs.matrix.games`, "canonical"):
 
@@ -124,7 +124,7 @@ def discounted_values(
 
     Closed form by one batched ``torch.linalg.solve`` of ``(I - gamma P) V = r``, reading the
     start-state row of ``V``; no explicit inverse, which is slower and less accurate (an inverse
-    inside a vmapped LOLA step hung at batch 2048 in MeVa's reference, reference.md section 4).
+    inside a vmapped LOLA step hung at batch 2048 in the JAX code of MeVa's authors).
     ``normalize=True`` multiplies by ``1 - gamma``, giving MeVa's normalised value
     ``f_i = (1 - gamma) p_0^T (I - gamma P)^{-1} R_i`` (paper 004, section 4), an average payoff
     per step. Requires ``0 <= gamma < 1``.

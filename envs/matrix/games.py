@@ -30,7 +30,7 @@ RPS_PLAYER_COUNTS = (2, 3, 4)
 
 # Robinson & Goforth's 12 symmetric 2x2 games as used by Gerstgrasser & Parkes (paper 003) and
 # "The Good Shepherd": ordinal payoffs 1..4 given as (CC, CD, DC, DD), each (player_0, player_1)
-# with player_0 the leader (row) and player_1 the follower (column). reference.md section 1.3.
+# with player_0 the leader (row) and player_1 the follower (column).
 _CANONICAL_PAYOFFS: dict[str, tuple[tuple[int, int], ...]] = {
     "prisoners_dilemma": ((3, 3), (1, 4), (4, 1), (2, 2)),
     "stag_hunt": ((4, 4), (1, 3), (3, 1), (2, 2)),
@@ -188,7 +188,7 @@ def rps(num_players: int = 2) -> MatrixGame:
 def canonical_game(name: str) -> MatrixGame:
     """One of the 12 canonical symmetric 2x2 games (Robinson & Goforth; paper 003, section 5).
 
-    Ordinal payoffs 1..4 exactly as in reference.md section 1.3, player_0 = leader (row),
+    Ordinal payoffs 1..4 as in ``_CANONICAL_PAYOFFS``, player_0 = leader (row),
     player_1 = follower (column). Training rewards in paper 003 subtract
     :data:`CANONICAL_CENTER` (2.5); pass that as an offset rather than changing the table.
     """

@@ -3,9 +3,9 @@
 Paper 003 (Gerstgrasser & Parkes), sections 2-3 and Appendix A: a leader commits to a policy, the
 follower best-responds, and the leader maximises its return under that response (Definition 2,
 Eq. 1). Appendix C's "equilibrium verification" asks whether the learned follower really
-best-responds; this module answers that exactly for the 12 canonical games (reference.md
-section 1.3): leader = player 0, follower = player 1, two actions, undiscounted returns over
-``horizon`` steps (the paper uses 10).
+best-responds; this module answers that exactly for the 12 canonical games
+(:func:`envs.matrix.games.canonical_game`): leader = player 0, follower = player 1, two
+actions, undiscounted returns over ``horizon`` steps (the paper uses 10).
 
 State convention (that of :mod:`envs.matrix.games`): state 0 is the start state; after the joint
 action ``(a_L, a_F)`` the state is ``1 + 2 * a_L + a_F`` (start=0, CC=1, CD=2, DC=3, DD=4), action

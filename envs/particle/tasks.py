@@ -5,7 +5,7 @@ sizes), and a reward rule evaluated on B environments at once. The same objects 
 batched core (:mod:`envs.particle.batched`) and the PettingZoo env (:mod:`envs.particle.env`),
 so both play by one definition of the rules.
 
-Common rules (paper 002, E.1 and ``shared/reference.md`` section 5): episodes of 20 steps,
+Common rules (paper 002, E.1, and the MPE code it builds on): episodes of 20 steps,
 discrete actions (no-op, +-x, +-y), agents and items start uniformly in ``[-1, 1]^2``, items
 respawn uniformly in ``[-1, 1]^2`` in the step they are taken. Rules the paper leaves open, and
 that we chose, are listed in each task's docstring. Throughout, "touching" means the two circles
@@ -129,7 +129,7 @@ class ResourceOccupation(Task):
     """Agents occupying resource landmarks of increasing size (paper 002, E.1).
 
     Every step an agent touching resource l earns ``10 * r_l / n_l`` with ``n_l`` the number of
-    agents touching l (shared/reference.md section 5); an agent touching several (overlapping)
+    agents touching l; an agent touching several (overlapping)
     resources earns from each. No shaping. Resources are placed uniformly in ``[-1, 1]^2`` at
     reset and stay there; they do not collide. Agents: MPE default bodies, colliding.
     Size rule ``paper``: radii 0.1, 0.2, ..., 0.1 n (E.1); ``code``: 0.05 (i + 1), i = 0..n-1
@@ -149,7 +149,7 @@ class ResourceOccupation(Task):
 class PacmanWorld(Task):
     """Pac-Man and ghosts with respawning food (paper 002, E.1; EPC "grassland" rules).
 
-    Rules (shared/reference.md section 5 and our choices where silent):
+    Rules (paper 002, E.1, the EPC "grassland" rules, and our choices where they are silent):
     - bodies from MPE's predator-prey: Pac-Man radius 0.05, accel 4, max speed 1.3; ghosts
       radius 0.075, accel 3, max speed 1.0; everyone collides; 20 food dots of radius 0.03.
     - Pac-Man: +2 for every food dot it touches (shared 2/k when k Pac-Man touch the same dot,

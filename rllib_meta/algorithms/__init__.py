@@ -1,7 +1,7 @@
 """rllib-meta's own algorithms, one folder each, shaped like RLlib's ``rllib/algorithms/ppo/``.
 
 ``ALGORITHMS`` maps each Tune-registered name to ``"module:Class"`` of its ``Algorithm``
-subclass. Issues that add an algorithm add a row here; :mod:`rllib_meta.registry` registers
+subclass. A new algorithm adds a row here; :mod:`rllib_meta.registry` registers
 every row with Ray Tune.
 """
 

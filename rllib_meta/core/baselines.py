@@ -1,8 +1,8 @@
 """Linear feature baseline (Duan et al. 2016, "Benchmarking deep RL for continuous control").
 
-The peer's inner-loop policy-gradient step in Meta-MAPG (papers 000/001; reference.md section 2)
+The peer's inner-loop policy-gradient step in Meta-MAPG (papers 000/001, as in the authors' code)
 uses a state-time baseline refit on every batch: features ``[obs, obs**2, t/100, (t/100)**2,
-(t/100)**3, 1]`` per step, one weight vector fit by ridge-regularised least squares against the
+(t/100)**3, 1]`` per step, one weight vector fit by least squares with ridge 1e-5 against the
 discounted return-to-go (:func:`rllib_meta.core.advantages.discounted_returns`).
 
 The baseline is a constant of the gradient estimator: nothing here is differentiable (inputs are

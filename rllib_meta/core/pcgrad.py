@@ -1,10 +1,11 @@
 """PCGrad: projecting conflicting gradients (Yu et al. 2020, Algorithm 1).
 
-Meta-MAPG applies it across the meta-batch in the outer loop (paper 000, appendix; reference.md
-section 2): cooperating and defecting peers can pull the meta-agent in opposite directions. Each
-task's gradient ``g_i`` is visited against the other tasks' gradients in a random order; whenever
-``g_i . g_j < 0`` the conflicting component is removed, ``g_i -= (g_i . g_j / |g_j|^2) g_j``,
-always projecting onto the ORIGINAL ``g_j``. The update is the sum of the projected gradients.
+Meta-MAPG applies it across the meta-batch in the outer loop (paper 000, appendix: across the
+gradients of its 5 parallel workers): cooperating and defecting peers can pull the meta-agent
+in opposite directions. Each task's gradient ``g_i`` is visited against the other tasks'
+gradients in a random order; whenever ``g_i . g_j < 0`` the conflicting component is removed,
+``g_i -= (g_i . g_j / |g_j|^2) g_j``, always projecting onto the ORIGINAL ``g_j``. The update
+is the sum of the projected gradients.
 """
 
 from __future__ import annotations

@@ -1,14 +1,17 @@
-"""Locating and reading RLlib algorithm checkpoints without building the algorithm."""
+"""Locating and reading RLlib algorithm checkpoints without building the algorithm, and where
+``rllib evaluate`` writes what it finds about them."""
 
 import dataclasses
 import json
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rllib_meta.errors import ConfigError
 
 CTOR_FILE = "class_and_ctor_args.pkl"  # Checkpointable.CLASS_AND_CTOR_ARGS_FILE_NAME
+EVALUATION_DIR = "evaluation"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +40,26 @@ def find_checkpoint(path: str | Path) -> Path:
             "checkpoints are the checkpoint_NNNNNN folders of a Tune trial."
         )
     return max(candidates, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def output_directory(paths: Sequence[str | Path], output_dir: str | Path | None = None) -> Path:
+    """Where ``rllib evaluate`` writes its tables and plots: ``output_dir`` when given, else
+    next to the first of ``paths`` (as the user gave them), never in the working directory.
+
+    A trial or experiment directory ``X`` gets ``X/evaluation/``; a checkpoint
+    ``trial/checkpoint_000003`` gets ``trial/evaluation_checkpoint_000003/``, beside it: a
+    checkpoint itself stays untouched, since a folder written into it would change its
+    modification time, by which :func:`find_checkpoint` picks a trial's newest checkpoint,
+    and the name does not match the ``checkpoint_*`` globs that look for checkpoints.
+    """
+    if output_dir:
+        return Path(output_dir)
+    if not paths:
+        raise ValueError("output_directory needs the evaluated paths or an output_dir")
+    first = Path(paths[0]).expanduser().resolve()
+    if (first / CTOR_FILE).is_file():
+        return first.parent / f"{EVALUATION_DIR}_{first.name}"
+    return first / EVALUATION_DIR
 
 
 def load_checkpoint_info(path: str | Path) -> CheckpointInfo:

@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rllib_meta.evaluation.checkpoints import load_checkpoint_info
-
-Z_95 = 1.959964  # two-sided 95% normal quantile
+from rllib_meta.evaluation.statistics import Z_95
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The batched torch core agrees step for step with the PettingZoo env (design decision 3)."""
+"""The batched torch core agrees step for step with the PettingZoo env (one rule definition)."""
 
 from __future__ import annotations
 

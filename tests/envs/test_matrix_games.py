@@ -1,4 +1,4 @@
-"""Payoff tables and state indexing of envs.matrix.games (reference.md sections 1.1-1.3)."""
+"""Payoff tables and state indexing of envs.matrix.games (papers 001 and 003)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from envs.matrix.games import (
     state_to_joint_action,
 )
 
-# Written out again from reference.md section 1.3 (not imported) so a typo in games.py shows up.
+# Written out again from Robinson & Goforth's table (as in paper 003 and "The Good Shepherd"),
+# not imported, so that a typo in games.py shows up.
 CANONICAL_TABLE = {
     "prisoners_dilemma": [(3, 3), (1, 4), (4, 1), (2, 2)],
     "stag_hunt": [(4, 4), (1, 3), (3, 1), (2, 2)],

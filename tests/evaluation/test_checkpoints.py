@@ -1,12 +1,18 @@
-"""Checkpoint discovery and model selection on validation."""
+"""Checkpoint discovery, model selection on validation, and where evaluations write."""
 
 import json
 import pickle
+from pathlib import Path
 
 import pytest
 
 from rllib_meta.errors import ConfigError
-from rllib_meta.evaluation.checkpoints import CTOR_FILE, best_checkpoint, find_checkpoint
+from rllib_meta.evaluation.checkpoints import (
+    CTOR_FILE,
+    best_checkpoint,
+    find_checkpoint,
+    output_directory,
+)
 
 
 def fake_trial(trial, aucs_by_iteration, checkpoint_iterations):
@@ -46,3 +52,23 @@ def test_relative_paths_come_back_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path, _ = best_checkpoint("trial")
     assert path.is_absolute() and find_checkpoint("trial").is_absolute()
+
+
+def test_evaluations_write_next_to_the_first_path_given(tmp_path, monkeypatch):
+    trial = fake_trial(tmp_path / "exp" / "trial", [], [5, 10])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert output_directory([tmp_path / "exp", trial]) == tmp_path / "exp" / "evaluation"
+    assert output_directory([str(trial)]) == trial / "evaluation"
+    checkpoint = trial / "checkpoint_000000"
+    # A checkpoint stays untouched: its results go beside it, under a name that is no
+    # checkpoint_* (which find_checkpoint and the experiment scripts glob for).
+    assert output_directory([checkpoint]) == trial / "evaluation_checkpoint_000000"
+    assert output_directory([checkpoint], "given") == Path("given")
+    assert output_directory(["../exp/trial"]) == trial / "evaluation"  # absolute
+    newest = find_checkpoint(trial)
+    assert list(elsewhere.iterdir()) == []
+    # Writing there leaves the choice of the newest checkpoint as it was.
+    output_directory([checkpoint]).mkdir()
+    assert find_checkpoint(trial) == newest

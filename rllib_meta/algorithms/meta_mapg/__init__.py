@@ -2,8 +2,9 @@
 appendix 000), as RLlib algorithms.
 
 RLlib layer: ``config.py`` (MetaMAPGConfig), ``algorithm.py`` (the Algorithm classes,
-meta-validation, meta-testing), ``env_runner.py`` (chain sampling), ``learner.py`` (the
-meta-gradient step), ``rl_module.py`` (the meta-agent as an RLModule).
+meta-validation), ``env_runner.py`` (chain sampling), ``learner.py`` (the meta-gradient step),
+``rl_module.py`` (the meta-agent as an RLModule). Evaluation: ``meta_test.py`` (meta-testing
+for ``rllib evaluate``: tables, AUC, 95% CIs across seeds, Figs. 2 and 9-16).
 
 Engine, plain torch and functional (parameters passed as dicts) so that the inner loop can be
 replayed with ``create_graph=True``: ``agent.py`` and ``networks.py`` (LSTM policy and value

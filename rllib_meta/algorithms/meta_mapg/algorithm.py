@@ -10,15 +10,13 @@ one meta-gradient step, and the new ``phi_0`` goes back to the EnvRunners. Every
 
 import argparse
 import math
-from pathlib import Path
 
 import numpy as np
 
 from rllib_meta.algorithms.base.algorithm import MetaAlgorithm
 from rllib_meta.algorithms.base.env_runner import share_of
 from rllib_meta.algorithms.meta_mapg.config import MetaMAPGConfig
-from rllib_meta.evaluation.checkpoints import best_checkpoint
-from rllib_meta.evaluation.meta_test import MetaTestResult, auc
+from rllib_meta.algorithms.meta_mapg.meta_test import auc
 
 VALIDATION = "validation"
 
@@ -97,70 +95,10 @@ class MetaMAPG(MetaAlgorithm):
 
     @classmethod
     def evaluate_checkpoints(cls, paths: list[str], args: argparse.Namespace) -> int:
-        """``rllib evaluate``: meta-test every checkpoint (one per seed; algorithms of this
-        family may be mixed) on the test personas, print a table per algorithm (mean and 95%
-        CI across its checkpoints) and write the plots (paper Figs. 2 and 9-16). A trial or
-        experiment directory stands for its checkpoint with the best validation AUC."""
-        from rllib_meta.evaluation.meta_test import format_table, write_meta_test_report
+        """``rllib evaluate``: meta-testing on the test personas (see ``meta_test.py``)."""
+        from rllib_meta.algorithms.meta_mapg.meta_test import evaluate_checkpoints
 
-        split = getattr(args, "split", None) or "test"
-        by_algorithm: dict[str, list[MetaTestResult]] = {}
-        for given in paths:
-            path, validation_auc = best_checkpoint(given)
-            if validation_auc is not None:
-                print(f"{given}: best validation AUC {validation_auc:.3f} at {path}")
-            result = meta_test_checkpoint(path, split, args.seed)
-            by_algorithm.setdefault(result.algorithm, []).append(result)
-        for results in by_algorithm.values():
-            print(format_table(results), end="\n\n")
-        output_dir = Path(args.output_dir or "meta_test_results")
-        for path in write_meta_test_report(by_algorithm, output_dir):
-            print(f"wrote {path}")
-        return 0
-
-
-def algorithm_label(algorithm_class: type, config: MetaMAPGConfig) -> str:
-    """The class name, plus what the config switched away from that class's defaults
-    (so ablations and opponent modeling are told apart in tables and plots)."""
-    defaults = algorithm_class.get_default_config()
-    changes = []
-    if config.opponent_modeling and not defaults.opponent_modeling:
-        changes.append("opponent modeling")
-    if defaults.own_learning and not config.own_learning:
-        changes.append("no own learning")
-    if defaults.peer_learning and not config.peer_learning:
-        changes.append("no peer learning")
-    name = algorithm_class.__name__
-    return f"{name} ({', '.join(changes)})" if changes else name
-
-
-def meta_test_checkpoint(path: Path, split: str, seed: int | None) -> MetaTestResult:
-    """Restore one checkpoint locally (no remote EnvRunners or Learners) and meta-test it."""
-    from rllib_meta.evaluation.checkpoints import load_checkpoint_info
-
-    info = load_checkpoint_info(path)
-    config = info.config.copy(copy_frozen=False)
-    config.env_runners(num_env_runners=0)
-    config.learners(num_learners=0)
-    if seed is not None:
-        config.debugging(seed=seed)
-    algorithm = info.algorithm_class.from_checkpoint(str(info.path), config=config)
-    try:
-        raw = algorithm.meta_test(split)
-        population = algorithm.env_runner.population
-        game = algorithm.env_runner.env.game
-    finally:
-        algorithm.stop()
-    return MetaTestResult(
-        label=str(info.path),
-        algorithm=algorithm_label(info.algorithm_class, info.config),
-        game=game.name,
-        rewards=raw["rewards"],
-        action_probs=raw["action_probs"],
-        persona_kinds=raw["persona_kinds"],
-        kind_names=tuple(population.kind_names),
-        action_names=tuple(game.action_names),
-    )
+        return evaluate_checkpoints(paths, args)
 
 
 class MetaPG(MetaMAPG):

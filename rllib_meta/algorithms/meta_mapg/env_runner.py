@@ -14,11 +14,11 @@ import numpy as np
 import torch
 
 from envs.matrix.batched import BatchedIteratedMatrixGame
+from envs.matrix.personas import PersonaPopulation, population_for_game
 from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner
 from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
 from rllib_meta.algorithms.meta_mapg.objectives import TrajectoryBatch
 from rllib_meta.algorithms.meta_mapg.sampling import ChainSample, sample_chain
-from rllib_meta.core.personas import PersonaPopulation, population_for_game
 
 
 def chain_record(chain: ChainSample, personas: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,9 +1,10 @@
 """The Learner's side of Meta-MAPG: replay a stored chain with ``create_graph=True`` and form
 the losses whose gradients are Eq. 6 (actor) and the value regression (critic).
 
-Design decision 4: the EnvRunner sampled the chain with the same inner updates but kept no
-graph; the replay here is deterministic given the stored trajectories, so it recomputes the
-same ``phi_1..phi_L``, now as differentiable functions of ``phi_0``.
+Sampling and replay run the same inner updates (docs/architecture.md, "Meta-MAPG family"): the
+EnvRunner sampled the chain with them but kept no graph; the replay here is deterministic given
+the stored trajectories, so it recomputes the same ``phi_1..phi_L``, now as differentiable
+functions of ``phi_0``.
 """
 
 import dataclasses

@@ -25,7 +25,7 @@ inner update, which is the inner loop of Eq. 4 as written. Three estimators
   ``tau_{l+1}``. With DiCE inner updates this counts the effect of ``tau_0`` on ``phi_1``
   twice to first order in the inner learning rate (once here, once in DiCE's second-order
   term) and its variance grows with K * H; kept to compare.
-- ``"reference"``: the pairing of the authors' code (reference.md section 2): trajectory k of
+- ``"reference"``: the pairing of the authors' published Meta-MAPG code: trajectory k of
   every batch paired with trajectory k of ``tau_{l+1}``, time step by time step, with GAE
   advantages: a lower-variance heuristic with the same double count.
 """

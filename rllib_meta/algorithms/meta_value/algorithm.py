@@ -19,7 +19,7 @@ import numpy as np
 
 from rllib_meta.algorithms.base.algorithm import MetaAlgorithm
 from rllib_meta.algorithms.meta_value.config import LearningRuleConfig
-from rllib_meta.algorithms.meta_value.rules import MODEL_RULES
+from rllib_meta.core.rule_fields import MODEL_RULES
 
 POLICY_PAIRS = "policy_pairs"
 
@@ -56,7 +56,7 @@ class LearningRuleAlgorithm(MetaAlgorithm):
     @classmethod
     def evaluate_checkpoints(cls, paths: list[str], args: argparse.Namespace) -> int:
         """``rllib evaluate``: the paper's evaluations for these checkpoints' rules."""
-        from rllib_meta.evaluation.learning_dynamics import evaluate_checkpoints
+        from rllib_meta.algorithms.meta_value.learning_dynamics import evaluate_checkpoints
 
         return evaluate_checkpoints(paths, args)
 

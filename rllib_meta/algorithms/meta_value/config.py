@@ -18,7 +18,7 @@ from rllib_meta.algorithms.base.settings import (
     optional,
     positive,
 )
-from rllib_meta.algorithms.meta_value.rules import MODEL_RULES, RULES
+from rllib_meta.core.rule_fields import MODEL_RULES, RULES
 
 
 class LearningRuleConfig(MetaAlgorithmConfig):

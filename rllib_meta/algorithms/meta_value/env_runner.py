@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner, share_of
-from rllib_meta.algorithms.meta_value.rules import RuleSpec, meta_value_objective, rule_field
 from rllib_meta.core.learning_rules import learning_step, simultaneous_gradient
+from rllib_meta.core.rule_fields import RuleSpec, meta_value_objective, rule_field
 
 
 @dataclass

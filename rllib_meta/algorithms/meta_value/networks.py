@@ -1,4 +1,4 @@
-"""The learned models of MeVa and COLA (paper 004, App. D-E; reference.md section 4).
+"""The learned models of MeVa and COLA (paper 004, App. D-E, and the authors' notebooks).
 
 Both read a joint policy player by player: an MLP embeds each player's features with its
 conditioning scalar (MeVa: its discount ``gamma_i``; COLA: the look-ahead rate ``alpha``), and a
@@ -6,8 +6,8 @@ second MLP reads ``(own embedding, opponent embedding)``. The parameters are sha
 players (App. D: the games are symmetric, ``f_1(a, b) = f_2(b, a)``), so player 2's output is the
 same network applied with the roles swapped.
 
-Deviation: the paper's MLPs hold gated residual blocks; the authors' final configuration
-(reference.md 4) has none, and neither do these (layer-normalised GELU layers only).
+Deviation: the paper's MLPs hold gated residual blocks; the authors' final notebook
+configuration has none, and neither do these (layer-normalised GELU layers only).
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Exact checks of a trained leader/follower pair against the game's Stackelberg solution
-(paper 003, App. C "Equilibrium verification", done exactly instead of by sampling).
+(paper 003, App. C "Equilibrium verification", done exactly instead of by sampling): run after
+every training iteration and, as the evaluation protocol behind ``rllib evaluate``, on
+checkpoints (:func:`evaluate_checkpoints`).
 
 Both greedy policies are deterministic, so every quantity is a deterministic 10-step rollout
 (:mod:`envs.matrix.stackelberg`); all returns are on the game's 1..4 payoff scale, summed over
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,6 +24,7 @@ from envs.matrix.stackelberg import (
     policy_index,
     stationary_best_response,
 )
+from rllib_meta.evaluation.checkpoints import output_directory
 
 
 def follower_regrets(
@@ -66,10 +68,12 @@ def leader_report(
 
 def evaluate_checkpoints(paths: list[str], args: argparse.Namespace) -> int:
     """``rllib evaluate``: the exact checks of every checkpoint's greedy pair, printed as one
-    table row per checkpoint and written to ``stackelberg_verification.json``."""
+    table row per checkpoint and written to ``stackelberg_verification.json`` in
+    ``--output-dir`` or next to the first checkpoint (see
+    :func:`~rllib_meta.evaluation.checkpoints.output_directory`)."""
     rows = [_checkpoint_report(path) for path in paths]
     print(format_reports(rows))
-    output_dir = Path(args.output_dir or "stackelberg_results")
+    output_dir = output_directory(paths, args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / "stackelberg_verification.json"
     path.write_text(json.dumps(rows, indent=2))

@@ -3,6 +3,7 @@ runs and checkpoints: tests/algorithms/test_reproducibility.py)."""
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,7 +136,7 @@ def test_bad_settings_exit_2_naming_the_value(tmp_path, capsys, override, messag
     assert re.search(message, capsys.readouterr().err)
 
 
-def test_cli_trains_then_meta_tests_with_plots(ray_instance, tmp_path, capsys):
+def test_cli_trains_then_meta_tests_with_plots(ray_instance, tmp_path, capsys, monkeypatch):
     config = {**TINY, "env_config": {"horizon": 8}}
     code = train_file("meta_mapg_ipd.yaml", tmp_path, 1, config)
     out = capsys.readouterr().out
@@ -149,6 +150,17 @@ def test_cli_trains_then_meta_tests_with_plots(ray_instance, tmp_path, capsys):
     assert (report / "adaptation_curves.png").stat().st_size > 0
     assert (report / "meta_test.json").is_file()
     assert list(report.glob("action_dynamics_MetaMAPG_*.png"))
+
+    # Without --output-dir: beside the checkpoint, nothing in the working directory.
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert main(["evaluate", checkpoint]) == 0
+    checkpoint = Path(checkpoint).resolve()
+    beside = checkpoint.parent / f"evaluation_{checkpoint.name}"
+    assert f"wrote {beside / 'meta_test.json'}" in capsys.readouterr().out
+    assert (beside / "adaptation_curves.png").stat().st_size > 0
+    assert list(cwd.iterdir()) == []
 
 
 def test_two_learners_take_the_step_one_learner_takes(ray_instance):
@@ -186,7 +198,7 @@ def single_initial(algorithm, config):
 
 
 def test_labels_tell_ablations_apart():
-    from rllib_meta.algorithms.meta_mapg.algorithm import algorithm_label
+    from rllib_meta.algorithms.meta_mapg.meta_test import algorithm_label
 
     assert algorithm_label(MetaMAPG, tiny_config()) == "MetaMAPG"
     assert algorithm_label(MetaPG, tiny_config(MetaPG)) == "MetaPG"

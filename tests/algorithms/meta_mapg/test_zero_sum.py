@@ -46,7 +46,7 @@ def test_closed_form_meta_gradients():
 
 def test_expected_updates_drive_phi_i_to_zero_at_different_rates():
     # With a fresh phi_j ~ U[-1, 1] per meta-iteration: E[grad] = -2 alpha phi_i (Meta-MAPG)
-    # and -alpha phi_i (Meta-PG) (reference.md 1.4).
+    # and -alpha phi_i (Meta-PG): Eqs. 18 and 20 averaged over phi_j (E[phi_j] = 0).
     generator = torch.Generator().manual_seed(0)
     phi_j = torch.rand(200_000, generator=generator, dtype=torch.float64) * 2 - 1
     phi_i = torch.full_like(phi_j, 0.5)

@@ -4,17 +4,16 @@ tests/algorithms/test_reproducibility.py)."""
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from envs.differentiable.games import LogisticGame
+from rllib_meta.algorithms.meta_value import learning_dynamics
 from rllib_meta.algorithms.meta_value.algorithm import COLA, LOLA, MeVa, NaiveLearning
-from rllib_meta.algorithms.meta_value.rules import RuleSpec
-from rllib_meta.cli import main
-from rllib_meta.evaluation import learning_dynamics
-from rllib_meta.evaluation.learning_dynamics import (
+from rllib_meta.algorithms.meta_value.learning_dynamics import (
     LearnedRule,
     basin_grid,
     in_solution_b,
@@ -22,6 +21,8 @@ from rllib_meta.evaluation.learning_dynamics import (
     model_free_field,
     run_field,
 )
+from rllib_meta.cli import main
+from rllib_meta.core.rule_fields import RuleSpec
 from tests.cli import train_file
 
 pytestmark = pytest.mark.slow
@@ -218,6 +219,16 @@ def test_rllib_train_file_then_evaluate_draws_the_basins(
     assert all(0.0 <= value <= 1.0 for value in fractions.values())
     assert (output / "logistic_basins.png").stat().st_size > 0
     assert (output / "logistic_trajectories.png").stat().st_size > 0
+
+    # Without --output-dir: in the trial directory, nothing in the working directory.
+    trial = Path(checkpoint).resolve().parent
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert main(["evaluate", str(trial)]) == 0
+    assert f"wrote {trial / 'evaluation' / 'learning_dynamics.json'}" in capsys.readouterr().out
+    assert (trial / "evaluation" / "logistic_basins.png").stat().st_size > 0
+    assert list(cwd.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -230,7 +230,7 @@ def test_the_q_learning_baseline_trains_without_phases_1_and_3(ray_instance):
 # -- the command line and bad input ---------------------------------------------------------
 
 
-def test_rllib_train_file_runs_the_12_game_sweep_file(ray_instance, tmp_path):
+def test_rllib_train_file_runs_the_12_game_sweep_file(ray_instance, tmp_path, monkeypatch):
     config = {"seed": 0, "env_config": {"game": "stag_hunt", "center": True, "horizon": 10}}
     assert train_file("stackelberg_ppo_12games.yaml", tmp_path, 3, config) == 0
     checkpoints = list(tmp_path.glob("stackelberg-ppo-12games/*/checkpoint_*"))
@@ -242,6 +242,16 @@ def test_rllib_train_file_runs_the_12_game_sweep_file(ray_instance, tmp_path):
     assert report["optimum_leader_return"] == 40.0
     assert len(report["leader_answers"]) == 5 and set(report["leader_answers"]) <= {"C", "D"}
     assert 0.0 <= report["follower_regret_mean"] <= report["follower_regret_max"]
+
+    # Without --output-dir: in the experiment directory, nothing in the working directory.
+    experiment = tmp_path / "stackelberg-ppo-12games"
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert main(["evaluate", str(experiment)]) == 0
+    written = json.loads((experiment / "evaluation" / "stackelberg_verification.json").read_text())
+    assert written == [report]
+    assert list(cwd.iterdir()) == []
 
 
 @pytest.mark.parametrize(

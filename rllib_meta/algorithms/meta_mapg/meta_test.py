@@ -1,34 +1,46 @@
-"""Meta-testing results of the Meta-MAPG family (paper 001, Algorithm 2; Figs. 2, 9-16).
+"""Meta-testing of the Meta-MAPG family (paper 001, Algorithm 2; Figs. 2, 9-16): the
+evaluation protocol behind ``rllib evaluate`` for MetaMAPG, MetaPG, LOLADiCE and REINFORCE.
 
 A :class:`MetaTestResult` holds what one trained meta-agent (one checkpoint, one seed) did on
 every test persona: its own and its peers' mean reward per time step at each joint policy
 ``phi_0..phi_L`` of the chain, and their mean action probabilities there.
+:func:`evaluate_checkpoints` restores checkpoints, meta-tests them and writes the tables and
+plots.
 """
 
+import argparse
 import dataclasses
 import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from rllib_meta.evaluation.checkpoints import best_checkpoint, output_directory
+from rllib_meta.evaluation.statistics import mean_and_ci95
+
+if TYPE_CHECKING:
+    from rllib_meta.algorithms.meta_mapg.config import MetaMAPGConfig
+
 __all__ = [
     "AUC_DEFINITION",
     "MetaTestResult",
     "SummaryRow",
+    "algorithm_label",
     "auc",
+    "evaluate_checkpoints",
     "format_table",
     "kind_action_probs",
     "kind_curves",
-    "mean_and_ci95",
+    "meta_test_checkpoint",
     "plot_action_dynamics",
     "plot_adaptation_curves",
     "summary_rows",
-    "t_quantile_975",
     "validate_results",
     "write_meta_test_report",
 ]
@@ -67,18 +79,6 @@ AUC_DEFINITION: str = (
 )
 ALL_KINDS = "all"
 META_AGENT = "meta-agent"
-CI_LEVEL = 0.95
-# Two-sided 95% Student t quantiles t_{0.975, dof} for dof = 1..30, used when scipy is missing;
-# above 30 degrees of freedom the normal quantile is close enough.
-_T_975_TABLE: tuple[float, ...] = (
-    12.7062047362, 4.30265272991, 3.18244630528, 2.77644510520, 2.57058183564,
-    2.44691185114, 2.36462425159, 2.30600413520, 2.26215716280, 2.22813885199,
-    2.20098516009, 2.17881282967, 2.16036865646, 2.14478668792, 2.13144954556,
-    2.11990529922, 2.10981557783, 2.10092204024, 2.09302405441, 2.08596344727,
-    2.07961384473, 2.07387306790, 2.06865761042, 2.06389856163, 2.05953855275,
-    2.05552943864, 2.05183051648, 2.04840714180, 2.04522964213, 2.04227245630,
-)  # fmt: skip
-_Z_975 = 1.96
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,34 +138,6 @@ def auc(curve: np.ndarray) -> float | np.ndarray:
         raise ValueError(f"auc needs a curve over phi_0..phi_L on its last axis, got {curve.shape}")
     total = curve[..., 1:].sum(axis=-1)
     return float(total) if total.ndim == 0 else total
-
-
-def t_quantile_975(dof: int) -> float:
-    """Two-sided 95% Student t quantile ``t_{0.975, dof}`` for the CIs of paper 001 Fig. 2."""
-    if dof < 1:
-        raise ValueError(f"the t quantile needs at least 1 degree of freedom, got {dof}")
-    try:
-        from scipy.stats import t as student_t
-    except ImportError:  # scipy is optional: fall back on the table, then the normal quantile
-        return _T_975_TABLE[dof - 1] if dof <= len(_T_975_TABLE) else _Z_975
-    return float(student_t.ppf(0.5 + CI_LEVEL / 2, dof))
-
-
-def mean_and_ci95(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over seeds (axis 0) and the 95% CI half-width ``t * std(ddof=1) / sqrt(n)``.
-
-    The CI is NaN with one seed: a spread cannot be estimated from a single sample
-    (paper 001 Fig. 2 shows mean and 95% CI over 10 seeds).
-    """
-    values = np.asarray(values, dtype=np.float64)
-    num_seeds = values.shape[0]
-    if num_seeds < 1:
-        raise ValueError("mean_and_ci95 needs at least one seed")
-    mean = values.mean(axis=0)
-    if num_seeds == 1:
-        return mean, np.full_like(mean, np.nan)
-    std = values.std(axis=0, ddof=1)
-    return mean, t_quantile_975(num_seeds - 1) * std / math.sqrt(num_seeds)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -527,3 +499,74 @@ def write_meta_test_report(
     json_path.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     written.append(json_path)
     return written
+
+
+# ---------------------------------------------------------------------------------------------
+# rllib evaluate
+# ---------------------------------------------------------------------------------------------
+
+
+def evaluate_checkpoints(paths: list[str], args: argparse.Namespace) -> int:
+    """``rllib evaluate``: meta-test every checkpoint (one per seed; algorithms of this family
+    may be mixed) on the test personas, print a table per algorithm (mean and 95% CI across
+    its checkpoints) and write the plots (paper Figs. 2 and 9-16) to ``--output-dir`` or
+    next to the first path (:func:`~rllib_meta.evaluation.checkpoints.output_directory`). A
+    trial or experiment directory stands for its checkpoint with the best validation AUC."""
+    split = getattr(args, "split", None) or "test"
+    by_algorithm: dict[str, list[MetaTestResult]] = {}
+    for given in paths:
+        path, validation_auc = best_checkpoint(given)
+        if validation_auc is not None:
+            print(f"{given}: best validation AUC {validation_auc:.3f} at {path}")
+        result = meta_test_checkpoint(path, split, args.seed)
+        by_algorithm.setdefault(result.algorithm, []).append(result)
+    for results in by_algorithm.values():
+        print(format_table(results), end="\n\n")
+    output_dir = output_directory(paths, args.output_dir)
+    for path in write_meta_test_report(by_algorithm, output_dir):
+        print(f"wrote {path}")
+    return 0
+
+
+def algorithm_label(algorithm_class: type, config: "MetaMAPGConfig") -> str:
+    """The class name, plus what the config switched away from that class's defaults
+    (so ablations and opponent modeling are told apart in tables and plots)."""
+    defaults = algorithm_class.get_default_config()
+    changes = []
+    if config.opponent_modeling and not defaults.opponent_modeling:
+        changes.append("opponent modeling")
+    if defaults.own_learning and not config.own_learning:
+        changes.append("no own learning")
+    if defaults.peer_learning and not config.peer_learning:
+        changes.append("no peer learning")
+    name = algorithm_class.__name__
+    return f"{name} ({', '.join(changes)})" if changes else name
+
+
+def meta_test_checkpoint(path: Path, split: str, seed: int | None) -> MetaTestResult:
+    """Restore one checkpoint locally (no remote EnvRunners or Learners) and meta-test it."""
+    from rllib_meta.evaluation.checkpoints import load_checkpoint_info
+
+    info = load_checkpoint_info(path)
+    config = info.config.copy(copy_frozen=False)
+    config.env_runners(num_env_runners=0)
+    config.learners(num_learners=0)
+    if seed is not None:
+        config.debugging(seed=seed)
+    algorithm = info.algorithm_class.from_checkpoint(str(info.path), config=config)
+    try:
+        raw = algorithm.meta_test(split)
+        population = algorithm.env_runner.population
+        game = algorithm.env_runner.env.game
+    finally:
+        algorithm.stop()
+    return MetaTestResult(
+        label=str(info.path),
+        algorithm=algorithm_label(info.algorithm_class, info.config),
+        game=game.name,
+        rewards=raw["rewards"],
+        action_probs=raw["action_probs"],
+        persona_kinds=raw["persona_kinds"],
+        kind_names=tuple(population.kind_names),
+        action_names=tuple(game.action_names),
+    )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rllib_meta.core import personas
-from rllib_meta.core.personas import (
+from envs.matrix import personas
+from envs.matrix.personas import (
     DEFAULT_SEED,
     PersonaPopulation,
     generate_ipd_population,

@@ -1,4 +1,4 @@
-"""Persona populations of initial peer policies (paper 001, Appendix E.1-E.2; reference.md 2).
+"""Persona populations of initial peer policies (paper 001, Appendix E.1-E.2).
 
 A persona is a tabular policy of the peer (player_1; the meta-agent is player_0): initial action
 probabilities ``probs[s, a]`` for every canonical memory-one state ``s`` of
@@ -20,8 +20,8 @@ Populations (``numpy.random.default_rng(seed)``, default seed :data:`DEFAULT_SEE
   rest equally (likewise for the others); ``1 + 3**n`` states for ``n`` players; splits 600/60/60,
   stratified (200/20/20 of each kind).
 
-The 2-player populations are shipped in ``rllib_meta/core/data`` (:func:`load_population`);
-``python -m rllib_meta.core.personas`` regenerates them byte for byte. 3- and 4-player RPS
+The 2-player populations are shipped in ``envs/matrix/data`` (:func:`load_population`);
+``python -m envs.matrix.personas`` regenerates them byte for byte. 3- and 4-player RPS
 populations are generated on the fly (:func:`population_for_game`).
 """
 
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 DEFAULT_SEED = 2021
-DATA_PACKAGE = "rllib_meta.core"
+DATA_PACKAGE = "envs.matrix"
 DATA_DIRECTORY = "data"
 SHIPPED_GAMES = ("ipd", "rps")
 
@@ -288,7 +288,7 @@ def load_population(game: str) -> PersonaPopulation:
     if not resource.is_file():
         raise FileNotFoundError(
             f"shipped persona file {_file_name(game)} is missing from the installed package; "
-            f"regenerate it with `python -m rllib_meta.core.personas` (same default seed)"
+            f"regenerate it with `python -m envs.matrix.personas` (same default seed)"
         )
     with resources.as_file(resource) as path:
         return read_population(path)

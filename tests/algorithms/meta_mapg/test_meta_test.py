@@ -4,13 +4,12 @@ import dataclasses
 import json
 import math
 import re
-import sys
 
 import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from rllib_meta.evaluation.meta_test import (
+from rllib_meta.algorithms.meta_mapg.meta_test import (
     AUC_DEFINITION,
     MetaTestResult,
     SummaryRow,
@@ -18,11 +17,9 @@ from rllib_meta.evaluation.meta_test import (
     format_table,
     kind_action_probs,
     kind_curves,
-    mean_and_ci95,
     plot_action_dynamics,
     plot_adaptation_curves,
     summary_rows,
-    t_quantile_975,
     validate_results,
     write_meta_test_report,
 )
@@ -113,25 +110,7 @@ def test_auc_excludes_phi_0_and_sums_the_rest():
     assert "phi_1..phi_L" in AUC_DEFINITION and "phi_0" in AUC_DEFINITION
 
 
-# --- statistics across seeds ------------------------------------------------------------------
-
-
-def test_t_quantile_with_scipy_and_with_the_fallback_table(monkeypatch):
-    assert t_quantile_975(2) == pytest.approx(T_2_DOF, rel=1e-9)
-    with_scipy = [t_quantile_975(dof) for dof in range(1, 32)]
-    monkeypatch.setitem(sys.modules, "scipy.stats", None)  # makes the import fail
-    without_scipy = [t_quantile_975(dof) for dof in range(1, 32)]
-    assert without_scipy[1] == pytest.approx(T_2_DOF, rel=1e-11)
-    assert without_scipy[:30] == pytest.approx(with_scipy[:30], rel=1e-9)
-    assert without_scipy[30] == 1.96
-    with pytest.raises(ValueError, match="at least 1 degree of freedom"):
-        t_quantile_975(0)
-
-
-def test_mean_and_ci95_across_three_seeds():
-    mean, ci = mean_and_ci95(np.array([[0.0, 2.0], [1.0, 2.0], [3.0, 2.0]]))
-    np.testing.assert_allclose(mean, [4.0 / 3.0, 2.0], rtol=1e-12)
-    np.testing.assert_allclose(ci, [T_2_DOF * math.sqrt(7.0 / 3.0) / math.sqrt(3.0), 0.0])
+# --- summaries across seeds ------------------------------------------------------------------
 
 
 def test_summary_rows_mean_and_ci_across_three_seeds():

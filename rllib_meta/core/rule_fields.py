@@ -1,4 +1,6 @@
-"""The five learning rules as gradient fields on a game (paper 004): what a policy pair follows.
+"""The five learning rules by name, as gradient fields on a game (paper 004): what a policy pair
+follows. MeVa's EnvRunner and its evaluations (:mod:`rllib_meta.algorithms.meta_value`) both
+call :func:`rule_field`, so training and evaluation follow the same field.
 
 ``naive`` (Eq. 1), ``lola`` and ``hola`` (App. B, exact) need no model; ``cola`` follows its
 learned update model; ``meva`` ascends ``V_hat = (1 - gamma) f + gamma U_hat_E`` (section 4.1,

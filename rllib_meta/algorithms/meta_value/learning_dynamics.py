@@ -1,4 +1,5 @@
-"""Evaluations of learning rules on differentiable games (paper 004, Figs. 2 and 3).
+"""Evaluations of learning rules on differentiable games (paper 004, Figs. 2 and 3): the
+evaluation protocol behind ``rllib evaluate`` for MeVa, COLA, LOLA, HOLA and NaiveLearning.
 
 * Logistic Game (Fig. 2): basins of attraction -- a 29 x 29 grid of initial joint policies over
   ``[-10, 10]^2`` follows each rule for 200 steps at learning rate 1; the reported number is the
@@ -8,7 +9,8 @@
   cooperates); the rule against a naive learner (shaping).
 
 ``rllib evaluate CHECKPOINT...`` runs these for the checkpoints' learned rules (MeVa, COLA) next
-to the model-free ones (naive, LOLA, HOLA2, HOLA3) and writes JSON and PNGs.
+to the model-free ones (naive, LOLA, HOLA2, HOLA3) and writes JSON and PNGs to ``--output-dir``
+or next to the first checkpoint (:func:`~rllib_meta.evaluation.checkpoints.output_directory`).
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ import numpy as np
 import torch
 
 from envs.differentiable.games import DifferentiableGame, ExactIPD, LogisticGame
-from rllib_meta.algorithms.meta_value.rules import RuleSpec, rule_field
 from rllib_meta.core.learning_rules import learning_step
+from rllib_meta.core.rule_fields import RuleSpec, rule_field
 from rllib_meta.errors import ConfigError
+from rllib_meta.evaluation.checkpoints import output_directory
 
 Field = Callable[[torch.Tensor], torch.Tensor]
 
-# Fig. 2 settings (reference.md 4).
+# Fig. 2b settings: grid, extent, steps and learning rate of the authors' evaluation notebooks.
 BASIN_GRID_SIZE = 29
 BASIN_EXTENT = 10.0
 BASIN_STEPS = 200
@@ -241,7 +244,7 @@ def evaluate_checkpoints(paths: list[str], args: argparse.Namespace) -> int:
             "logistic_game or ipd_exact."
         )
     learned = _distinct_labels([rule for _, rule in restored if rule is not None])
-    output_dir = Path(args.output_dir or "learning_dynamics_results")
+    output_dir = output_directory(paths, args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if games == {"logistic_game"}:
         results = evaluate_logistic(learned, output_dir)

@@ -4,11 +4,8 @@ import pytest
 import torch
 
 from envs.differentiable.games import ExactIPD, LogisticGame
-from rllib_meta.algorithms.meta_value.networks import MetaValueNetwork
-from rllib_meta.algorithms.meta_value.rules import RuleSpec
-from rllib_meta.core.learning_rules import simultaneous_gradient
-from rllib_meta.evaluation import learning_dynamics
-from rllib_meta.evaluation.learning_dynamics import (
+from rllib_meta.algorithms.meta_value import learning_dynamics
+from rllib_meta.algorithms.meta_value.learning_dynamics import (
     LearnedRule,
     basin_grid,
     frozen_first,
@@ -18,6 +15,9 @@ from rllib_meta.evaluation.learning_dynamics import (
     model_free_field,
     run_field,
 )
+from rllib_meta.algorithms.meta_value.networks import MetaValueNetwork
+from rllib_meta.core.learning_rules import simultaneous_gradient
+from rllib_meta.core.rule_fields import RuleSpec
 
 
 def _random_meva(game):
