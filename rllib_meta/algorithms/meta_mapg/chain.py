@@ -15,11 +15,16 @@ paper's "no own learning" ablation), ``peer_learning=False`` cuts the peers' (Me
 treats peers as an external factor, App. D.1).
 """
 
+from __future__ import annotations
+
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:  # objectives.py builds on this module
+    from rllib_meta.algorithms.meta_mapg.objectives import StepLogProbs
 
 Params = dict[str, torch.Tensor]
 PlayerParams = torch.Tensor | Params  # a tabular peer's logits, or a network's parameters
@@ -44,14 +49,16 @@ NO_GRAPH = LearningTerms(own_learning=False, peer_learning=False)
 class StepResult:
     """What one chain step's objectives give the unrolling.
 
-    ``peer_starts`` are the parameters each peer's update starts from: the peers' current
-    parameters (default), or with opponent modeling (paper App. B, Algorithm 3 line 8) the
-    ones re-inferred from their actions in this step's trajectories.
+    ``log_probs`` are the step's joint log-probabilities, kept for the outer loss (None where
+    no outer loss follows, as when sampling). ``peer_starts`` are the parameters each peer's
+    update starts from: the peers' current parameters (default), or with opponent modeling
+    (paper App. B, Algorithm 3 line 8) the ones re-inferred from their actions in this step's
+    trajectories.
     """
 
     agent_objective: torch.Tensor
     peer_objectives: list[torch.Tensor]
-    kept: Any = None
+    log_probs: StepLogProbs | None = None
     peer_starts: list[PlayerParams] | None = None
 
 
@@ -61,11 +68,11 @@ StepObjectives = Callable[[int, Params, Sequence[PlayerParams]], StepResult]
 
 @dataclasses.dataclass
 class UnrolledChain:
-    """The joint policies ``phi_0..phi_L`` and what each step's objectives kept."""
+    """The joint policies ``phi_0..phi_L`` and each step's kept log-probabilities."""
 
     agent_params: list[Params]
     peer_params: list[list[PlayerParams]]
-    step_outputs: list[Any]
+    step_log_probs: list[StepLogProbs | None]
 
 
 def _leaf(tensor: torch.Tensor) -> torch.Tensor:
@@ -128,7 +135,7 @@ def unroll_chain(
     outputs = []
     for step in range(chain_length):
         result = step_objectives(step, agents[-1], peers[-1])
-        outputs.append(result.kept)
+        outputs.append(result.log_probs)
         next_agent = inner_update(
             agents[-1], result.agent_objective, agent_learning_rates[step], terms.own_learning
         )
@@ -139,4 +146,4 @@ def unroll_chain(
         ]
         agents.append(next_agent)
         peers.append(next_peers)
-    return UnrolledChain(agent_params=agents, peer_params=peers, step_outputs=outputs)
+    return UnrolledChain(agent_params=agents, peer_params=peers, step_log_probs=outputs)

@@ -87,16 +87,16 @@ def make_step_objectives(
     def step_objectives(step, agent_params, peer_params):
         batch = batches[step]
         if not settings.opponent_modeling:
-            agent_objective, peer_objectives, kept = chain_step_objectives(
+            agent_objective, peer_objectives, log_probs = chain_step_objectives(
                 inner, agent_params, list(peer_params), batch
             )
-            return StepResult(agent_objective, peer_objectives, kept=kept)
-        kept = inner.log_probs(agent_params, list(peer_params), batch)
+            return StepResult(agent_objective, peer_objectives, log_probs=log_probs)
+        log_probs = inner.log_probs(agent_params, list(peer_params), batch)
         starts = inferred_peers(batch, agent.num_states, peer_params[0].shape[-1])
         agent_objective, peer_objectives, _ = chain_step_objectives(
             inner, agent_params, starts, batch
         )
-        return StepResult(agent_objective, peer_objectives, kept=kept, peer_starts=starts)
+        return StepResult(agent_objective, peer_objectives, log_probs=log_probs, peer_starts=starts)
 
     return step_objectives
 
@@ -156,7 +156,7 @@ def replay_chain(
     if settings.meta_gradient == "meta":
         unrolled = unroll_stored_chain(agent, batches, peer_params, settings)
         last = inner.log_probs(unrolled.agent_params[-1], unrolled.peer_params[-1], batches[-1])
-        log_probs = [*unrolled.step_outputs, last]
+        log_probs = [*unrolled.step_log_probs, last]
         surrogate = outer_surrogate(
             log_probs,
             batches,

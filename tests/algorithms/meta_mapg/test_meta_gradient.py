@@ -161,7 +161,7 @@ def test_dice_meta_gradient_matches_exact_gradient(terms):
         last = batch_log_probs(
             agent.policy, replayed.agent_params[-1], replayed.peer_params[-1], chain.batches[-1]
         )
-        log_probs = [*replayed.step_outputs, last]
+        log_probs = [*replayed.step_log_probs, last]
         values = [agent.values(batch.states) for batch in chain.batches]
         surrogate = outer_surrogate(log_probs, chain.batches, values, GAMMA, 1.0, "dice")
         (gradient,) = torch.autograd.grad(surrogate, agent.policy.logits)
