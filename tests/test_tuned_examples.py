@@ -14,6 +14,7 @@ from rllib_meta.config_builder import KEY_ALIASES, NESTED_GROUPS, takes_object
 from rllib_meta.experiment import Overrides, apply_overrides, load_experiments, prepare
 from rllib_meta.registry import import_object
 from rllib_meta.tuned_examples import tuned_examples
+from tests import tiny_configs
 
 EXAMPLES = tuned_examples()
 
@@ -147,14 +148,7 @@ def test_algorithm_defaults_survive_the_yaml_path(name, settings):
 
 # -- one iteration of every algorithm's smallest example ------------------------------------
 
-META_MAPG_TINY = {
-    "env_config": {"horizon": 8},
-    "chain_length": 2,
-    "trajectories_per_step": 8,
-    "chains_per_iteration": 2,
-    "validation_interval": 1,
-    "validation_chains": 2,
-}
+META_MAPG_TINY = {"env_config": tiny_configs.META_MAPG_ENV_CONFIG, **tiny_configs.META_MAPG}
 POLICY_PAIRS_TINY = {"policy_pairs": 8, "horizon": 4, "stride": 2}
 # algorithm (`run:`) -> its smallest tuned example and the --config that shrinks it
 SMALLEST = {
@@ -193,7 +187,7 @@ SMALLEST = {
     ),
     "FollowerLearningDemo": (
         "stackelberg_bos_reset_demo.yaml",
-        {"follower_reset": True, "seed": 0, "follower_episodes": 5, "leader_batch_size": 7},
+        {**tiny_configs.FOLLOWER_DEMO, "follower_reset": True, "seed": 0},
     ),
 }
 

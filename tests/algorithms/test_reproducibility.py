@@ -1,4 +1,4 @@
-"""Design decision 7 for every algorithm: one seed gives one run, and a checkpoint restored
+"""Reproducibility of every algorithm: one seed gives one run, and a checkpoint restored
 into a fresh algorithm continues that run bit-identically (weights, optimiser and RNG states,
 the EnvRunners' trajectories)."""
 
@@ -13,6 +13,7 @@ from rllib_meta.algorithms.follower_learning_demo.algorithm import FollowerLearn
 from rllib_meta.algorithms.meta_mapg.algorithm import MetaMAPG
 from rllib_meta.algorithms.meta_value.algorithm import MeVa
 from rllib_meta.algorithms.stackelberg.algorithm import StackelbergMeta
+from tests import tiny_configs
 
 pytestmark = pytest.mark.slow
 
@@ -32,14 +33,8 @@ class Case:
 def _meta_mapg_config():
     return (
         MetaMAPG.get_default_config()
-        .environment("ipd", env_config={"horizon": 8})
-        .training(
-            chain_length=2,
-            trajectories_per_step=8,
-            chains_per_iteration=2,
-            validation_interval=1,
-            validation_chains=2,
-        )
+        .environment("ipd", env_config=tiny_configs.META_MAPG_ENV_CONFIG)
+        .training(**tiny_configs.META_MAPG)
         .debugging(seed=3)
     )
 
@@ -51,19 +46,8 @@ def _meta_mapg_state(algorithm) -> State:
 
 
 def _meva_config():
-    settings = {
-        "policy_pairs": 8,
-        "policy_lr": 25.0,
-        "horizon": 4,
-        "stride": 2,
-        "strides_per_iteration": 2,
-        "num_quantiles": 4,
-        "hidden_size": 8,
-        "target_inertia": 0.9,
-        "exploration_flip_prob": 0.25,
-        "seed": 3,
-    }
-    return MeVa.get_default_config().environment("ipd_exact").update_from_dict(settings)
+    config = MeVa.get_default_config().environment("ipd_exact")
+    return config.update_from_dict(tiny_configs.MEVA_IPD)
 
 
 def _meva_state(algorithm) -> State:
@@ -75,18 +59,12 @@ def _meva_state(algorithm) -> State:
 def _stackelberg_config(leader_learner: str):
     def config():
         settings = {
-            "pretraining_iterations": 2,
-            "leader_iterations": 2,
-            "verification_iterations": 2,
-            "follower_episodes_per_iteration": 4,
-            "leader_episodes_per_iteration": 6,
-            "ppo_epochs": 2,
+            **tiny_configs.STACKELBERG,
             "leader_learner": leader_learner,
             "dqn_learning_starts": 0,
             "dqn_batch_size": 8,
-            "seed": 3,
         }
-        env_config = {"game": "prisoners_dilemma", "center": True, "horizon": 10}
+        env_config = tiny_configs.STACKELBERG_ENV_CONFIG
         defaults = StackelbergMeta.get_default_config()
         return defaults.environment("matrix_game", env_config=env_config).update_from_dict(settings)
 
@@ -99,8 +77,8 @@ def _stackelberg_state(algorithm) -> State:
 
 
 def _follower_learning_demo_config():
-    settings = {"seed": 3, "follower_episodes": 5, "leader_batch_size": 7}
-    return FollowerLearningDemo.get_default_config().update_from_dict(settings)
+    config = FollowerLearningDemo.get_default_config()
+    return config.update_from_dict(tiny_configs.FOLLOWER_DEMO)
 
 
 def _follower_learning_demo_state(algorithm) -> State:

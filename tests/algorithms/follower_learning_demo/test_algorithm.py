@@ -20,12 +20,13 @@ from rllib_meta.algorithms.follower_learning_demo.dynamics import (
     q_learning_episodes,
     reinforce_loss,
 )
+from tests import tiny_configs
 from tests.cli import train_file
 
 pytestmark = pytest.mark.slow
 
 PAYOFFS = battle_of_sexes(scaled=True).payoffs
-TINY = {"seed": 3, "follower_episodes": 5, "leader_batch_size": 7}
+TINY = tiny_configs.FOLLOWER_DEMO
 
 
 class _Always:

@@ -13,17 +13,12 @@ from rllib_meta.algorithms.meta_mapg.algorithm import REINFORCE, LOLADiCE, MetaM
 from rllib_meta.algorithms.meta_mapg.env_runner import batches_from_record
 from rllib_meta.algorithms.meta_mapg.meta_gradient import replay_chain
 from rllib_meta.cli import main
+from tests import tiny_configs
 from tests.cli import train_file
 
 pytestmark = pytest.mark.slow
 
-TINY = {
-    "chain_length": 2,
-    "trajectories_per_step": 8,
-    "chains_per_iteration": 2,
-    "validation_interval": 1,
-    "validation_chains": 2,
-}
+TINY = tiny_configs.META_MAPG
 
 
 def tiny_config(algorithm=MetaMAPG, env="ipd", **overrides):

@@ -23,22 +23,12 @@ from rllib_meta.algorithms.meta_value.learning_dynamics import (
 )
 from rllib_meta.cli import main
 from rllib_meta.core.rule_fields import RuleSpec
+from tests import tiny_configs
 from tests.cli import train_file
 
 pytestmark = pytest.mark.slow
 
-TINY_IPD = {
-    "policy_pairs": 8,
-    "policy_lr": 25.0,
-    "horizon": 4,
-    "stride": 2,
-    "strides_per_iteration": 2,
-    "num_quantiles": 4,
-    "hidden_size": 8,
-    "target_inertia": 0.9,
-    "exploration_flip_prob": 0.25,
-    "seed": 3,
-}
+TINY_IPD = tiny_configs.MEVA_IPD
 
 
 def _build(algorithm_class, env, settings):

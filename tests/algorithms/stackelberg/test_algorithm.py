@@ -20,25 +20,17 @@ from rllib_meta.algorithms.stackelberg.env_runner import StackelbergEnvRunner
 from rllib_meta.algorithms.stackelberg.rl_module import NUM_CONTEXTS
 from rllib_meta.algorithms.stackelberg.verification import follower_regrets, leader_report
 from rllib_meta.cli import main
+from tests import tiny_configs
 from tests.cli import train_file
 
 pytestmark = pytest.mark.slow
 
-TINY = {
-    "pretraining_iterations": 2,
-    "leader_iterations": 2,
-    "verification_iterations": 2,
-    "follower_episodes_per_iteration": 4,
-    "leader_episodes_per_iteration": 6,
-    "ppo_epochs": 2,
-    "seed": 3,
-}
+TINY = tiny_configs.STACKELBERG
 
 
 def _config(game: str = "prisoners_dilemma", **settings):
-    config = StackelbergMeta.get_default_config().environment(
-        "matrix_game", env_config={"game": game, "center": True, "horizon": 10}
-    )
+    env_config = {**tiny_configs.STACKELBERG_ENV_CONFIG, "game": game}
+    config = StackelbergMeta.get_default_config().environment("matrix_game", env_config=env_config)
     return config.update_from_dict({**TINY, **settings})
 
 
