@@ -10,7 +10,7 @@ RESULTS ?= $(CURDIR)/results
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,mujoco,atari]"
 	touch $(STAMP)
 
 install: $(STAMP)
