@@ -19,7 +19,9 @@ Submodules, imported on demand so that importing :mod:`rllib_meta.core` stays ch
 * :mod:`~rllib_meta.core.rule_fields`: learning rule name -> gradient field, including MeVa's
   ``(1 - gamma) f + gamma U_hat`` objective -- what MeVa's EnvRunner follows and what its
   learning-dynamics evaluation replays;
-* :mod:`~rllib_meta.core.quantile`: lambda-returns and the quantile Huber loss (paper 004).
+* :mod:`~rllib_meta.core.quantile`: lambda-returns and the quantile Huber loss (paper 004);
+* :mod:`~rllib_meta.core.reptile`: the Reptile outer step ``theta + alpha (U^K(theta) -
+  theta)`` (Nichol et al. 2018) -- MRA (paper 002, Eq. 6).
 
 The persona populations of Meta-MAPG's peers are data about the matrix games, not math: they
 live in :mod:`envs.matrix.personas`.
