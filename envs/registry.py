@@ -150,6 +150,14 @@ def _build_ipd_exact(horizon: int, max_step: float, discount: float) -> Parallel
     return LearningGameEnv(ExactIPD(discount), horizon, max_step)
 
 
+def _build_halfcheetah_2x3(**config: Any) -> ParallelEnv:
+    # Imported here: `import envs` must work without the mujoco extra; without it this import
+    # raises envs.mujoco.MissingExtraError, which names the pip command.
+    from envs.mujoco.halfcheetah import HalfCheetah2x3
+
+    return HalfCheetah2x3(**config)
+
+
 def _build_zero_sum_bilinear(horizon: int, max_step: float) -> ParallelEnv:
     from envs.differentiable.games import BilinearZeroSum
     from envs.differentiable.learning_env import LearningGameEnv
@@ -216,6 +224,19 @@ _REGISTRY: dict[str, EnvSpec] = {
         {"horizon": 100, "max_step": 1.0, "discount": 0.96},
         "Learning game of LOLA's exact IPD, 5 memory-one logits per player, normalised "
         "discounted value (paper 004, sections 3.2 and 5.2)",
+    ),
+    "halfcheetah_2x3": EnvSpec(
+        _build_halfcheetah_2x3,
+        {
+            "horizon": 200,
+            "direction": 1,
+            "observation": "full",
+            "reward_scale": 1.0,
+            "render_mode": None,
+        },
+        "2-agent HalfCheetah (MaMuJoCo 2x3: back leg player_0, front leg player_1), shared "
+        "reward, full-state observations, H = 200 (paper 001, section 5 and Fig. 2d; needs the "
+        "mujoco extra)",
     ),
     "zero_sum_bilinear": EnvSpec(
         _build_zero_sum_bilinear,

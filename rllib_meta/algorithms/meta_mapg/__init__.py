@@ -13,7 +13,8 @@ networks, paper App. C.1), ``distributions.py`` (categorical or diagonal-Gaussia
 agents' inner updates, Eq. 4), ``sampling.py`` (chains on the batched matrix-game core),
 ``objectives.py`` (inner DiCE objectives, LOLA-DiCE look-ahead, the outer surrogate of Eq. 6),
 ``meta_gradient.py`` (the Learner's losses per chain), ``opponent_modeling.py`` (App. B,
-tabular peers).
+tabular peers). ``teammates.py``: the 2-agent HalfCheetah teammate population (App. E.3) and
+the command that pre-trains it.
 
 Only ``sampling.py``, ``env_runner.py`` and opponent modeling are specific to the matrix
 games: another environment (2-agent HalfCheetah with a teammate population) needs its own
