@@ -165,6 +165,28 @@ def _build_zero_sum_bilinear(horizon: int, max_step: float) -> ParallelEnv:
     return LearningGameEnv(BilinearZeroSum(), horizon, max_step)
 
 
+def _build_atari_trade(**config: Any) -> ParallelEnv:
+    # Cheap without the atari extra: the emulator is imported when the env is built.
+    from envs.atari.trade import AtariTradeEnv
+
+    return AtariTradeEnv(**config)
+
+
+# AtariTradeEnv's keyword arguments and defaults (tests/envs/atari checks they agree).
+_ATARI_TRADE_DEFAULTS: dict[str, Any] = {
+    "bullet_rate": 0.05,
+    "max_bullets": 5,
+    "frame_skip": 4,
+    "max_cycles": 1000,
+    "obs_type": "ram",
+    "frame_stack": 4,
+    "frame_size": 84,
+    "seller_kill_reward": 0.1,
+    "buyer_kill_reward": 1.0,
+    "render_mode": None,
+}
+
+
 _REGISTRY: dict[str, EnvSpec] = {
     "ipd": EnvSpec(
         _build_ipd,
@@ -243,6 +265,13 @@ _REGISTRY: dict[str, EnvSpec] = {
         {"horizon": 50, "max_step": 1.0},
         "Learning game of the bilinear zero-sum game f_1 = x_1 x_2 = -f_2 (paper 000, "
         "Appendix C; paper 004, section 3.2)",
+    ),
+    "atari_trade": EnvSpec(
+        _build_atari_trade,
+        _ATARI_TRADE_DEFAULTS,
+        "Bilateral trade on 2-player Space Invaders: the seller receives bullets and offers them "
+        "at 5 prices, kills pay the seller 0.1 and the buyer 1.0 (paper 003, section 4; needs "
+        "the atari extra)",
     ),
 }
 

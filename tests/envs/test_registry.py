@@ -17,6 +17,7 @@ COMMON_KEYS = {"reward_offset", "reward_scale", "own_first_observation", "render
 
 def test_env_names_sorted() -> None:
     assert env_names() == [
+        "atari_trade",
         "battle_of_sexes",
         "halfcheetah_2x3",
         "ipd",
