@@ -8,9 +8,9 @@ Frames (``obs_type="frames"``): each step's screen is the pixel-wise maximum of 
 screens of its last two emulator frames (Space Invaders draws its sprites on alternate frames),
 max-pooled from 210 x 160 to ``size`` x ``size`` (every output pixel is the maximum of its
 block, so 1-pixel-wide shots survive the shrinking), and the last ``stack`` screens are stacked
-as channels, the newest last. The trade vector follows as 8 constant channels (value x 255,
-rounded), so one ``uint8`` image of ``stack + 8`` channels carries everything and RLlib's default
-CNN encoder can read it.
+as channels, the newest last, divided by 255. The trade vector follows as 8 constant channels,
+so one ``float32`` image in [0, 1] of ``stack + 8`` channels carries everything and RLlib's
+default CNN encoder reads it as it is (it does not convert ``uint8`` images).
 """
 
 from __future__ import annotations
@@ -38,9 +38,13 @@ def trade_vector(seller_bullets: int, buyer_bullets: int, offer: int, max_bullet
     return vector
 
 
-def _block_starts(length: int, size: int) -> np.ndarray:
-    """Start index of each of ``size`` nearly equal blocks covering ``range(length)``."""
-    return (np.arange(size) * length) // size
+def _block_indices(length: int, size: int) -> np.ndarray:
+    """``(k, size)`` indices: row ``i`` holds the ``i``-th index of each of ``size`` nearly equal
+    blocks covering ``range(length)``, repeating a shorter block's last index."""
+    starts = (np.arange(size) * length) // size
+    ends = (np.arange(1, size + 1) * length) // size
+    width = int((ends - starts).max())
+    return np.minimum(starts[None, :] + np.arange(width)[:, None], ends[None, :] - 1)
 
 
 class FrameStack:
@@ -51,9 +55,9 @@ class FrameStack:
             raise ValueError(f"frame_size must be at most {min(SCREEN_SHAPE)}; got {size}")
         self.size = size
         self.stack = stack
-        self._rows = _block_starts(SCREEN_SHAPE[0], size)
-        self._columns = _block_starts(SCREEN_SHAPE[1], size)
-        self._frames = np.zeros((size, size, stack), np.uint8)
+        self._rows = _block_indices(SCREEN_SHAPE[0], size)
+        self._columns = _block_indices(SCREEN_SHAPE[1], size)
+        self._frames = np.zeros((stack, size, size), np.uint8)  # oldest first
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -61,20 +65,24 @@ class FrameStack:
 
     def shrink(self, screen: np.ndarray) -> np.ndarray:
         """``screen`` (210 x 160) max-pooled to ``size`` x ``size``."""
-        rows = np.maximum.reduceat(screen, self._rows, axis=0)
-        return np.maximum.reduceat(rows, self._columns, axis=1)
+        rows = screen[self._rows[0]]
+        for index in self._rows[1:]:
+            np.maximum(rows, screen[index], out=rows)
+        out = rows[:, self._columns[0]]
+        for index in self._columns[1:]:
+            np.maximum(out, rows[:, index], out=out)
+        return out
 
     def reset(self, screen: np.ndarray) -> None:
         """Fill the stack with the first screen."""
-        self._frames[:] = self.shrink(screen)[..., None]
+        self._frames[:] = self.shrink(screen)
 
     def push(self, screen: np.ndarray) -> None:
-        self._frames[..., :-1] = self._frames[..., 1:]
-        self._frames[..., -1] = self.shrink(screen)
+        self._frames[:-1] = self._frames[1:]
+        self._frames[-1] = self.shrink(screen)
 
     def observation(self, trade: np.ndarray) -> np.ndarray:
-        """The stacked screens followed by the trade vector as constant channels."""
-        out = np.empty(self.shape, np.uint8)
-        out[..., : self.stack] = self._frames
-        out[..., self.stack :] = np.rint(trade * 255).astype(np.uint8)
-        return out
+        """The stacked screens (in [0, 1]) followed by the trade vector as constant channels."""
+        screens = self._frames.transpose(1, 2, 0) * np.float32(1 / 255)
+        planes = np.broadcast_to(trade, (self.size, self.size, len(trade)))
+        return np.concatenate([screens, planes], axis=2)

@@ -45,9 +45,9 @@ they are executed as their valid twins (FIRE without FIRE, an offer as keep, acc
 Observations, the same for both agents: with ``obs_type="ram"`` (default) the 128 RAM bytes
 divided by 255 followed by the 8 trade features of :mod:`envs.atari.observations` (both
 inventories and the pending offer), ``float32`` in [0, 1]; with ``obs_type="frames"`` a
-``uint8`` image of ``frame_stack`` max-pooled grayscale screens plus the trade features as
-constant channels. Episodes end by termination when the game is over (the ships share 3 lives)
-and by truncation after ``max_cycles`` steps.
+``float32`` image in [0, 1] of ``frame_stack`` max-pooled grayscale screens plus the trade
+features as constant channels (RLlib's default CNN reads it). Episodes end by termination when
+the game is over (the ships share 3 lives) and by truncation after ``max_cycles`` steps.
 
 Infos per agent, besides the mask: ``bullets`` (held at the end of the step), ``shots`` and
 ``kills`` (launched / invaders hit this step), ``traded`` and ``price`` (the price of this
@@ -184,7 +184,7 @@ class AtariTradeEnv(ParallelEnv[AgentID, np.ndarray, np.ndarray]):
         if obs_type == "ram":
             observation_space = spaces.Box(0.0, 1.0, (RAM_SIZE + NUM_TRADE_FEATURES,), np.float32)
         else:
-            observation_space = spaces.Box(0, 255, self._frames.shape, np.uint8)
+            observation_space = spaces.Box(0.0, 1.0, self._frames.shape, np.float32)
         # Spaces are created once so that seeding them persists (PettingZoo requires identity).
         self.observation_spaces = dict.fromkeys(AGENTS, observation_space)
         self.action_spaces = {

@@ -221,9 +221,11 @@ def test_frame_observation_stacks_screens_and_trade_planes():
     for _ in range(5):
         observations, *_ = env.step({SELLER: (RIGHT, KEEP), BUYER: (LEFT, REJECT)})
     frames = observations[SELLER]
-    assert frames.dtype == np.uint8 and not np.array_equal(frames[..., 0], frames[..., 2])
-    np.testing.assert_array_equal(frames[..., 3], np.full((42, 42), 255))  # 5 of 5 bullets
-    np.testing.assert_array_equal(frames[..., 5], np.full((42, 42), 255))  # no offer pending
+    assert frames.dtype == np.float32 and not np.array_equal(frames[..., 0], frames[..., 2])
+    assert 0 < frames[..., :3].max() <= 1 and frames.min() >= 0
+    np.testing.assert_array_equal(frames[..., 3], np.ones((42, 42)))  # 5 of 5 bullets
+    np.testing.assert_array_equal(frames[..., 4], np.zeros((42, 42)))  # the buyer's none
+    np.testing.assert_array_equal(frames[..., 5], np.ones((42, 42)))  # no offer pending
 
 
 def test_max_pooling_keeps_a_one_pixel_shot():

@@ -29,16 +29,7 @@ def test_registered_and_accepted_by_rllibs_checks():
     ("env_config", "model_config"),
     [
         ({"max_cycles": 25, "bullet_rate": 0.3}, {"fcnet_hiddens": [16]}),
-        pytest.param(
-            {"max_cycles": 6, "obs_type": "frames"},
-            {"head_fcnet_hiddens": [16]},
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known bug: uint8 frame stacks reach RLlib's default CNN uncast "
-                "(Input type (unsigned char) and bias type (float)); the frame option needs "
-                "float observations or a connector",
-            ),
-        ),
+        ({"max_cycles": 6, "obs_type": "frames"}, {"head_fcnet_hiddens": [16]}),
     ],
 )
 def test_ppo_env_runner_samples_one_module_per_role(env_config, model_config):
