@@ -152,7 +152,7 @@ def _build_ipd_exact(horizon: int, max_step: float, discount: float) -> Parallel
 
 def _build_halfcheetah_2x3(**config: Any) -> ParallelEnv:
     # Imported here: `import envs` must work without the mujoco extra; without it this import
-    # raises envs.mujoco.MissingExtraError, which names the pip command.
+    # raises envs.errors.MissingExtraError, which names the pip command.
     from envs.mujoco.halfcheetah import HalfCheetah2x3
 
     return HalfCheetah2x3(**config)

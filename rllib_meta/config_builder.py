@@ -218,7 +218,6 @@ def _check_env(config: Any, where: str) -> None:
     from ray.tune.registry import ENV_CREATOR, _global_registry
 
     import envs
-    from envs.errors import MissingExtraError
 
     env = config.env
     if env is None:
@@ -228,7 +227,7 @@ def _check_env(config: Any, where: str) -> None:
     if env in envs.env_names():
         try:
             envs.make(env, **dict(config.env_config)).close()
-        except (ValueError, MissingExtraError) as error:
+        except ValueError as error:  # bad settings, and missing extras (MissingExtraError)
             raise ConfigError(f"{where}: env_config of env {env!r}: {error}") from None
     elif not _global_registry.contains(ENV_CREATOR, env) and env not in gym.envs.registry:
         raise unknown_choice("environment", env, envs.env_names(), where)

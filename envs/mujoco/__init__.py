@@ -20,16 +20,13 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
+from envs.errors import MissingExtraError
+
 INSTALL_HINT = 'pip install "rllib-meta[mujoco]"'
 PLAYERS = ("player_0", "player_1")  # back leg (MaMuJoCo's agent_0), front leg (agent_1)
 DIRECTIONS = (1, -1)  # +1: running right is rewarded (HalfCheetah-v5), -1: running left
 # mujoco 4 deprecates an attribute of gymnasium's half_cheetah.xml; the model is unchanged.
 KNOWN_MODEL_WARNING = "compiler attribute 'settotalmass' is deprecated"
-
-
-class MissingExtraError(ImportError, ValueError):
-    """The ``mujoco`` extra is not installed. An ``ImportError``, and a ``ValueError`` so that
-    the ``rllib`` command reports it like any other bad env setting (exit code 2)."""
 
 
 def require_mujoco() -> ModuleType:
