@@ -32,6 +32,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
+from timing import calibrate
 
 from envs.atari.space_invaders import make_space_invaders, rom_directory
 from envs.atari.trade import AGENTS, AtariTradeEnv
@@ -79,17 +80,6 @@ def _parallel_runner(env, draw, frames_per_step: int) -> Runner:
         return frames
 
     return run
-
-
-def calibrate(run: Runner, seconds: float) -> int:
-    steps = 16
-    while True:
-        start = time.perf_counter()
-        run(steps)
-        elapsed = time.perf_counter() - start
-        if elapsed > 0.2:
-            return max(1, int(steps * seconds / elapsed))
-        steps *= 4
 
 
 def env_rows(seconds: float, repeats: int) -> dict[str, float]:

@@ -22,6 +22,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import torch
+from timing import calibrate
 
 import envs
 from envs.matrix.batched import BatchedIteratedMatrixGame
@@ -93,18 +94,6 @@ def steps_per_second(run: Callable[[int], int], size: int, repeats: int) -> floa
         done = run(size)
         rates.append(done / (time.perf_counter() - start))
     return statistics.median(rates)
-
-
-def calibrate(run: Callable[[int], int], seconds: float) -> int:
-    """A size for ``run`` that takes about ``seconds``."""
-    size = 16
-    while True:
-        start = time.perf_counter()
-        run(size)
-        elapsed = time.perf_counter() - start
-        if elapsed > 0.2:
-            return max(1, int(size * seconds / elapsed))
-        size *= 4
 
 
 def main() -> None:
