@@ -15,9 +15,10 @@ import torch
 
 from envs.differentiable.games import DifferentiableGame
 from rllib_meta.core.learning_rules import (
-    Objective,
+    held_opponent_objective,
     hola_gradient,
     lola_gradient,
+    own_block_gradient,
     simultaneous_gradient,
 )
 
@@ -35,25 +36,35 @@ class RuleSpec:
     order: int = 2
 
 
-def meta_value_objective(
+def meta_value_field(
     game: DifferentiableGame,
     model: torch.nn.Module,
+    x: torch.Tensor,
     gamma: torch.Tensor,
     signs: torch.Tensor | None = None,
-    *,
-    include_game: bool = True,
-) -> Objective:
-    """``x -> (1 - gamma) f(x) + gamma U_hat_E(x; theta, gamma)`` per player (Alg. 1's update,
-    with the normalisation of App. A). ``U_hat_E`` is the mean over quantiles (App. C).
-    ``include_game=False`` gives ``U_hat_E`` alone: the exploratory update of footnote 2."""
+    include_game: bool | torch.Tensor = True,
+) -> torch.Tensor:
+    """``grad-bar V_hat(x)`` with ``V_hat = (1 - gamma) f(x) + gamma U_hat_E(x; theta, gamma)``
+    per player (Alg. 1's policy update, normalised as in App. A; ``U_hat_E`` is the mean over
+    quantiles, App. C), detached, from one backward pass (``hold_opponent``: each player's
+    ``V_hat_i`` is differentiated through its own block only).
 
-    def objective(x: torch.Tensor) -> torch.Tensor:
-        meta_value = model(game.features(x), gamma, signs).mean(dim=-1)
-        if not include_game:
+    ``include_game=False`` differentiates ``U_hat_E`` alone: the exploratory update of
+    footnote 2; a boolean tensor ``(...)`` chooses per pair, so one call serves a batch that
+    stacks on-policy and exploratory pairs.
+    """
+    own_game_values = held_opponent_objective(game.values)
+
+    def held_meta_value(y: torch.Tensor) -> torch.Tensor:
+        meta_value = model(game.features(y), gamma, signs, hold_opponent=True).mean(dim=-1)
+        if include_game is False:
             return meta_value
-        return (1.0 - gamma) * game.values(x) + gamma * meta_value
+        mixed = (1.0 - gamma) * own_game_values(y) + gamma * meta_value
+        if include_game is True:
+            return mixed
+        return torch.where(include_game.unsqueeze(-1), mixed, meta_value)
 
-    return objective
+    return own_block_gradient(held_meta_value, x)
 
 
 def rule_field(
@@ -78,5 +89,5 @@ def rule_field(
     if spec.rule == "cola":
         return model(game.features(x), condition).detach()
     if spec.rule == "meva":
-        return simultaneous_gradient(meta_value_objective(game, model, condition), x)
+        return meta_value_field(game, model, x, condition)
     raise ValueError(f"unknown learning rule {spec.rule!r}; allowed: {list(RULES)}")
