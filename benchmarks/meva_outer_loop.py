@@ -2,12 +2,14 @@
 one local Learner, one CPU core), side by side in this process, alternating runs:
 
 * ``shipped``: the engine as it is: MeVa's on-policy and exploratory rollouts stacked into one
-  batch, each policy step's ``grad-bar V_hat`` from one backward pass with the opponent's block
-  held fixed (``core/rule_fields.py:meta_value_field``), and the quantile Huber loss from sorted
-  targets and prefix sums (``core/quantile.py``);
+  batch, each policy step's ``grad-bar U_hat`` from one backward pass with the opponent's block
+  held fixed and ``grad-bar f`` in closed form where the game has one
+  (``core/rule_fields.py:meta_value_field``, ``game_gradient``), and the quantile Huber loss
+  from sorted targets and prefix sums (``core/quantile.py``);
 * ``previous``: the engine before that change (issue 16's "today"), patched back in: two
-  rollouts of ``B`` pairs one after the other, ``grad-bar`` by a batched backward pass over the
-  two players (``is_grads_batched``), and the pairwise ``(..., M, M)`` quantile Huber loss;
+  rollouts of ``B`` pairs one after the other, ``grad-bar`` of the whole objective by a batched
+  backward pass over the two players (``is_grads_batched``), and the pairwise ``(..., M, M)``
+  quantile Huber loss;
 * ``straightforward``: one backward pass per player and the textbook loss with explicit
   abs/where tensors (on the Logistic Game only).
 
@@ -16,6 +18,10 @@ units; the defaults of ``MeVa``) and ``tuned_examples/meva_ipd.yaml`` (128 pairs
 strides of 10, 128 units) with 32 and 64 quantiles. The paper's figure: about a minute for 1000
 outer loops on a GPU; the authors' jitted JAX notebook took 0.42-0.44 s per Logistic outer loop
 on this kind of core.
+
+Times are CPU seconds of this process (``time.process_time``: with ``num_env_runners=0`` the
+sampling and the Learner both run here), which a machine shared with other jobs disturbs far
+less than wall time.
 
     python benchmarks/meva_outer_loop.py [--loops 20] [--ipd-loops 3] [--rounds 3]
 """
@@ -37,7 +43,7 @@ import torch
 import rllib_meta
 from rllib_meta.algorithms.meta_value import env_runner as runner_module
 from rllib_meta.algorithms.meta_value import learner as learner_module
-from rllib_meta.algorithms.meta_value.algorithm import MeVa
+from rllib_meta.algorithms.meta_value.algorithm import MeVa, NaiveLearning
 from rllib_meta.config_builder import build_algorithm_config
 from rllib_meta.core import learning_rules
 from rllib_meta.core import rule_fields as rules_module
@@ -125,17 +131,19 @@ def textbook_quantile_huber_loss(predictions, targets, kappa=1.0):
 
 
 @contextlib.contextmanager
-def patched(field, rollouts, loss) -> Iterator[None]:
-    """Swap the engine's field, rollout stacking and loss for the duration."""
+def patched(gradient, field, rollouts, loss) -> Iterator[None]:
+    """Swap the engine's game gradient, meta-value field, rollout stacking and loss."""
     runner_class = runner_module.PolicyPairEnvRunner
-    saved_field, saved_rollouts = rules_module.meta_value_field, runner_class.meva_rollouts
-    saved_loss = learner_module.quantile_huber_loss
+    saved_gradient, saved_field = rules_module.game_gradient, rules_module.meta_value_field
+    saved_rollouts, saved_loss = runner_class.meva_rollouts, learner_module.quantile_huber_loss
+    rules_module.game_gradient = lambda game, x: gradient(game.values, x)
     rules_module.meta_value_field = runner_module.meta_value_field = field
     runner_class.meva_rollouts = rollouts
     learner_module.quantile_huber_loss = loss
     try:
         yield
     finally:
+        rules_module.game_gradient = saved_gradient
         rules_module.meta_value_field = runner_module.meta_value_field = saved_field
         runner_class.meva_rollouts = saved_rollouts
         learner_module.quantile_huber_loss = saved_loss
@@ -144,10 +152,16 @@ def patched(field, rollouts, loss) -> Iterator[None]:
 ENGINES: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
     "shipped": contextlib.nullcontext,
     "previous": lambda: patched(
-        previous_meta_value_field, previous_meva_rollouts, pairwise_quantile_huber_loss
+        batched_backward_gradient,
+        previous_meta_value_field,
+        previous_meva_rollouts,
+        pairwise_quantile_huber_loss,
     ),
     "straightforward": lambda: patched(
-        straightforward_meta_value_field, previous_meva_rollouts, textbook_quantile_huber_loss
+        per_player_gradient,
+        straightforward_meta_value_field,
+        previous_meva_rollouts,
+        textbook_quantile_huber_loss,
     ),
 }
 
@@ -155,8 +169,8 @@ ENGINES: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
 # -- timing ----------------------------------------------------------------------------------
 
 
-def logistic_config():
-    return MeVa.get_default_config().environment("logistic_game").debugging(seed=0)
+def logistic_config(algorithm_class=MeVa):
+    return algorithm_class.get_default_config().environment("logistic_game").debugging(seed=0)
 
 
 def ipd_config(num_quantiles: int):
@@ -169,10 +183,10 @@ def seconds_per_loop(config, loops: int) -> float:
     algorithm = config.build_algo()
     try:
         algorithm.train()  # warm-up
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(loops):
             algorithm.train()
-        return (time.perf_counter() - start) / loops
+        return (time.process_time() - start) / loops
     finally:
         algorithm.stop()
 
@@ -188,7 +202,8 @@ def compare(label: str, make_config, loops: int, rounds: int, engines: list[str]
         ratio = best[name] / best["shipped"]
         seconds = best[name]
         print(
-            f"  {name:15s}: {seconds:.3f} s/loop, {1 / seconds:.2f} loops/s, {ratio:.2f}x shipped"
+            f"  {name:15s}: {seconds:.3f} CPU s/loop, {1 / seconds:.2f} loops/s, "
+            f"{ratio:.2f}x shipped"
         )
 
 
@@ -208,6 +223,13 @@ def main() -> None:
         args.loops,
         args.rounds,
         ["shipped", "previous", "straightforward"],
+    )
+    compare(
+        "Naive learning, Logistic Game, B=128, T=k=50",
+        lambda: logistic_config(NaiveLearning),
+        args.loops,
+        args.rounds,
+        ["shipped", "previous"],
     )
     for count in (32, 64):
         compare(

@@ -15,7 +15,6 @@ import torch
 
 from envs.differentiable.games import DifferentiableGame
 from rllib_meta.core.learning_rules import (
-    held_opponent_objective,
     hola_gradient,
     lola_gradient,
     own_block_gradient,
@@ -36,6 +35,13 @@ class RuleSpec:
     order: int = 2
 
 
+def game_gradient(game: DifferentiableGame, x: torch.Tensor) -> torch.Tensor:
+    """``grad-bar f(x)`` (Eq. 1), detached: the game's closed form where it has one, else one
+    backward pass with each opponent held fixed."""
+    closed_form = game.own_gradients(x)
+    return closed_form if closed_form is not None else simultaneous_gradient(game.values, x)
+
+
 def meta_value_field(
     game: DifferentiableGame,
     model: torch.nn.Module,
@@ -46,25 +52,26 @@ def meta_value_field(
 ) -> torch.Tensor:
     """``grad-bar V_hat(x)`` with ``V_hat = (1 - gamma) f(x) + gamma U_hat_E(x; theta, gamma)``
     per player (Alg. 1's policy update, normalised as in App. A; ``U_hat_E`` is the mean over
-    quantiles, App. C), detached, from one backward pass (``hold_opponent``: each player's
-    ``V_hat_i`` is differentiated through its own block only).
+    quantiles, App. C), detached: ``(1 - gamma) grad-bar f + gamma grad-bar U_hat_E``, the
+    second from one backward pass (``hold_opponent``: each player's ``U_hat_i`` is
+    differentiated through its own block only).
 
     ``include_game=False`` differentiates ``U_hat_E`` alone: the exploratory update of
     footnote 2; a boolean tensor ``(...)`` chooses per pair, so one call serves a batch that
     stacks on-policy and exploratory pairs.
     """
-    own_game_values = held_opponent_objective(game.values)
 
     def held_meta_value(y: torch.Tensor) -> torch.Tensor:
-        meta_value = model(game.features(y), gamma, signs, hold_opponent=True).mean(dim=-1)
-        if include_game is False:
-            return meta_value
-        mixed = (1.0 - gamma) * own_game_values(y) + gamma * meta_value
-        if include_game is True:
-            return mixed
-        return torch.where(include_game.unsqueeze(-1), mixed, meta_value)
+        return model(game.features(y), gamma, signs, hold_opponent=True).mean(dim=-1)
 
-    return own_block_gradient(held_meta_value, x)
+    meta_value_gradient = own_block_gradient(held_meta_value, x)
+    if include_game is False:
+        return meta_value_gradient
+    weight = gamma.unsqueeze(-1)
+    mixed = (1.0 - weight) * game_gradient(game, x) + weight * meta_value_gradient
+    if include_game is True:
+        return mixed
+    return torch.where(include_game.reshape(*include_game.shape, 1, 1), mixed, meta_value_gradient)
 
 
 def rule_field(
@@ -81,7 +88,7 @@ def rule_field(
     ``(..., 2)`` (both entries equal); ``model`` is the rule's learned network.
     """
     if spec.rule == "naive":
-        return simultaneous_gradient(game.values, x)
+        return game_gradient(game, x)
     if spec.rule == "lola":
         return lola_gradient(game.values, x, spec.lookahead_rate)
     if spec.rule == "hola":
