@@ -1,13 +1,29 @@
-"""MeVa outer loops per second on the Logistic Game at the paper's setting (paper 004 App. D:
-128 policy pairs, T = k = 50, 16 quantiles, 64 units) on one CPU core, through the RLlib
-algorithm as users run it (``num_env_runners=0``, one local Learner).
+"""MeVa outer loops per second through the RLlib algorithm as users run it (``num_env_runners=0``,
+one local Learner, one CPU core), side by side in this process, alternating runs:
 
-Side by side in this process, alternating runs: the engine as shipped, and a straightforward
-baseline of the same math (one backward pass per player for every policy step and the textbook
-quantile Huber loss with explicit abs/where tensors), patched into the same algorithm. The
-paper's figure: about a minute for 1000 outer loops on a GPU.
+* ``shipped``: the engine as it is: MeVa's on-policy and exploratory rollouts stacked into one
+  batch, each policy step's ``grad-bar U_hat`` from one backward pass with the opponent's block
+  held fixed and ``grad-bar f`` in closed form where the game has one
+  (``core/rule_fields.py:meta_value_field``, ``game_gradient``), and the quantile Huber loss
+  from sorted targets and prefix sums (``core/quantile.py``);
+* ``previous``: the engine before that change (issue 16's "today"), patched back in: two
+  rollouts of ``B`` pairs one after the other, ``grad-bar`` of the whole objective by a batched
+  backward pass over the two players (``is_grads_batched``), and the pairwise ``(..., M, M)``
+  quantile Huber loss;
+* ``straightforward``: one backward pass per player and the textbook loss with explicit
+  abs/where tensors (on the Logistic Game only).
 
-    python benchmarks/meva_outer_loop.py [--loops 20] [--rounds 3]
+Settings: the Logistic Game at the paper's (App. D: 128 pairs, T = k = 50, 16 quantiles, 64
+units; the defaults of ``MeVa``) and ``tuned_examples/meva_ipd.yaml`` (128 pairs, T = 100 in
+strides of 10, 128 units) with 32 and 64 quantiles. The paper's figure: about a minute for 1000
+outer loops on a GPU; the authors' jitted JAX notebook took 0.42-0.44 s per Logistic outer loop
+on this kind of core.
+
+Times are CPU seconds of this process (``time.process_time``: with ``num_env_runners=0`` the
+sampling and the Learner both run here), which a machine shared with other jobs disturbs far
+less than wall time.
+
+    python benchmarks/meva_outer_loop.py [--loops 20] [--ipd-loops 3] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -16,6 +32,8 @@ import argparse
 import contextlib
 import os
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -23,28 +41,86 @@ import ray
 import torch
 
 import rllib_meta
+from rllib_meta.algorithms.meta_value import env_runner as runner_module
 from rllib_meta.algorithms.meta_value import learner as learner_module
-from rllib_meta.algorithms.meta_value.algorithm import MeVa
+from rllib_meta.algorithms.meta_value.algorithm import MeVa, NaiveLearning
+from rllib_meta.config_builder import build_algorithm_config
 from rllib_meta.core import learning_rules
 from rllib_meta.core import rule_fields as rules_module
+from rllib_meta.core.quantile import pairwise_quantile_huber_loss
+from rllib_meta.experiment import load_experiments
+
+IPD_EXAMPLE = Path(__file__).resolve().parents[1] / "tuned_examples" / "meva_ipd.yaml"
+NUM_PLAYERS = 2
 
 
-def per_player_gradient(objective, x, create_graph=False):
-    """Baseline ``grad-bar f``: one backward pass per player."""
-    x = x.detach().requires_grad_(True) if not x.requires_grad else x
+# -- the previous engine -------------------------------------------------------------------
+
+
+def batched_backward_gradient(objective, x):
+    """``grad-bar f`` as the engine computed it before: one backward pass batched over two
+    seeds (row ``p`` seeds player ``p``'s objective), ``is_grads_batched``."""
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        values = objective(x)
+        seeds = torch.eye(NUM_PLAYERS, dtype=values.dtype)
+        seeds = seeds.reshape(NUM_PLAYERS, *([1] * (values.dim() - 1)), NUM_PLAYERS)
+        seeds = seeds.expand(NUM_PLAYERS, *values.shape)
+        (grads,) = torch.autograd.grad(values, x, grad_outputs=seeds, is_grads_batched=True)
+    return torch.stack([grads[p, ..., p, :] for p in range(NUM_PLAYERS)], dim=-2)
+
+
+def previous_meta_value_field(game, model, x, gamma, signs=None, include_game=True):
+    """``grad-bar V_hat`` with the whole objective differentiated by the batched backward."""
+
+    def objective(y):
+        meta_value = model(game.features(y), gamma, signs).mean(dim=-1)
+        if include_game is False:
+            return meta_value
+        return (1.0 - gamma) * game.values(y) + gamma * meta_value
+
+    return batched_backward_gradient(objective, x)
+
+
+def previous_meva_rollouts(self, pairs, gamma):
+    """The two rollouts one after the other, ``B`` pairs each."""
+    model, stride = self.module.model, self.config.stride
+
+    def field(condition, signs, include_game):
+        return lambda y: rules_module.meta_value_field(
+            self.game, model, y, condition, signs, include_game
+        )
+
+    on_policy = self.rollout(pairs.x, stride, field(gamma, None, True))
+    exploring = pairs.signs is not None
+    exploratory = self.rollout(pairs.x, stride, field(pairs.condition, pairs.signs, not exploring))
+    return on_policy, exploratory
+
+
+def per_player_gradient(objective, x):
+    """``grad-bar f`` the straightforward way: one backward pass per player."""
+    x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         values = objective(x)
         blocks = []
-        for player in range(2):
-            (grad,) = torch.autograd.grad(
-                values[..., player].sum(), x, create_graph=create_graph, retain_graph=True
-            )
+        for player in range(NUM_PLAYERS):
+            (grad,) = torch.autograd.grad(values[..., player].sum(), x, retain_graph=True)
             blocks.append(grad[..., player, :])
     return torch.stack(blocks, dim=-2)
 
 
+def straightforward_meta_value_field(game, model, x, gamma, signs=None, include_game=True):
+    def objective(y):
+        meta_value = model(game.features(y), gamma, signs).mean(dim=-1)
+        if include_game is False:
+            return meta_value
+        return (1.0 - gamma) * game.values(y) + gamma * meta_value
+
+    return per_player_gradient(objective, x)
+
+
 def textbook_quantile_huber_loss(predictions, targets, kappa=1.0):
-    """Baseline quantile Huber loss (Dabney et al. 2018, Eq. 10), every term materialised."""
+    """Quantile Huber loss (Dabney et al. 2018, Eq. 10), every term materialised."""
     errors = targets.detach().unsqueeze(-2) - predictions.unsqueeze(-1)
     absolute = errors.abs()
     huber = torch.where(absolute <= kappa, 0.5 * errors**2, kappa * (absolute - 0.5 * kappa))
@@ -55,68 +131,113 @@ def textbook_quantile_huber_loss(predictions, targets, kappa=1.0):
 
 
 @contextlib.contextmanager
-def baseline_engine():
-    saved = (rules_module.simultaneous_gradient, learner_module.quantile_huber_loss)
-    rules_module.simultaneous_gradient = per_player_gradient
-    learner_module.quantile_huber_loss = textbook_quantile_huber_loss
+def patched(gradient, field, rollouts, loss) -> Iterator[None]:
+    """Swap the engine's game gradient, meta-value field, rollout stacking and loss."""
+    runner_class = runner_module.PolicyPairEnvRunner
+    saved_gradient, saved_field = rules_module.game_gradient, rules_module.meta_value_field
+    saved_rollouts, saved_loss = runner_class.meva_rollouts, learner_module.quantile_huber_loss
+    rules_module.game_gradient = lambda game, x: gradient(game.values, x)
+    rules_module.meta_value_field = runner_module.meta_value_field = field
+    runner_class.meva_rollouts = rollouts
+    learner_module.quantile_huber_loss = loss
     try:
         yield
     finally:
-        rules_module.simultaneous_gradient, learner_module.quantile_huber_loss = saved
+        rules_module.game_gradient = saved_gradient
+        rules_module.meta_value_field = runner_module.meta_value_field = saved_field
+        runner_class.meva_rollouts = saved_rollouts
+        learner_module.quantile_huber_loss = saved_loss
 
 
-def seconds_per_loop(loops: int) -> float:
-    config = MeVa.get_default_config().environment("logistic_game").debugging(seed=0)
+ENGINES: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
+    "shipped": contextlib.nullcontext,
+    "previous": lambda: patched(
+        batched_backward_gradient,
+        previous_meta_value_field,
+        previous_meva_rollouts,
+        pairwise_quantile_huber_loss,
+    ),
+    "straightforward": lambda: patched(
+        per_player_gradient,
+        straightforward_meta_value_field,
+        previous_meva_rollouts,
+        textbook_quantile_huber_loss,
+    ),
+}
+
+
+# -- timing ----------------------------------------------------------------------------------
+
+
+def logistic_config(algorithm_class=MeVa):
+    return algorithm_class.get_default_config().environment("logistic_game").debugging(seed=0)
+
+
+def ipd_config(num_quantiles: int):
+    (experiment,) = load_experiments(IPD_EXAMPLE)
+    config, _ = build_algorithm_config(MeVa.get_default_config(), experiment.config)
+    return config.training(num_quantiles=num_quantiles)
+
+
+def seconds_per_loop(config, loops: int) -> float:
     algorithm = config.build_algo()
     try:
         algorithm.train()  # warm-up
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(loops):
             algorithm.train()
-        return (time.perf_counter() - start) / loops
+        return (time.process_time() - start) / loops
     finally:
         algorithm.stop()
 
 
-def quantile_loss_ms(loss, num_quantiles: int, repeats: int = 5) -> float:
-    """Forward and backward of ``loss`` on the IPD setting's batch: k = 10 states x 128 pairs
-    x 2 players, ``num_quantiles`` predictions against as many targets."""
-    predictions = torch.randn(10, 128, 2, num_quantiles, requires_grad=True)
-    targets = torch.randn(10, 128, 2, num_quantiles)
-    loss(predictions, targets).backward()  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        loss(predictions, targets).backward()
-    return (time.perf_counter() - start) / repeats * 1000
+def compare(label: str, make_config, loops: int, rounds: int, engines: list[str]) -> None:
+    best = {name: float("inf") for name in engines}
+    for _ in range(rounds):
+        for name in engines:
+            with ENGINES[name]():
+                best[name] = min(best[name], seconds_per_loop(make_config(), loops))
+    print(f"{label}, one core, {loops} loops x {rounds} rounds (best round)")
+    for name in engines:
+        ratio = best[name] / best["shipped"]
+        seconds = best[name]
+        print(
+            f"  {name:15s}: {seconds:.3f} CPU s/loop, {1 / seconds:.2f} loops/s, "
+            f"{ratio:.2f}x shipped"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--loops", type=int, default=20, help="outer loops per timed run")
+    parser.add_argument("--loops", type=int, default=20, help="Logistic outer loops per run")
+    parser.add_argument("--ipd-loops", type=int, default=3, help="IPD outer loops per run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     args = parser.parse_args()
     torch.set_num_threads(1)
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     rllib_meta.register_all()
     assert learning_rules.simultaneous_gradient is rules_module.simultaneous_gradient
-    shipped, baseline = [], []
-    for _ in range(args.rounds):
-        shipped.append(seconds_per_loop(args.loops))
-        with baseline_engine():
-            baseline.append(seconds_per_loop(args.loops))
-    best_shipped, best_baseline = min(shipped), min(baseline)
-    print(f"MeVa, Logistic Game, B=128, T=k=50, one core, {args.loops} loops x {args.rounds}")
-    print(f"  shipped  : {best_shipped:.3f} s/loop (best), {1 / best_shipped:.2f} loops/s")
-    print(f"  baseline : {best_baseline:.3f} s/loop (best), {1 / best_baseline:.2f} loops/s")
-    print(f"  speed-up : {best_baseline / best_shipped:.2f}x")
-    print(f"  1000 outer loops: {1000 * best_shipped / 60:.1f} min (paper: about 1 min on a GPU)")
-    print("Quantile Huber loss, forward + backward, 10 x 128 x 2 predictions (IPD setting)")
+    compare(
+        "MeVa, Logistic Game, B=128, T=k=50, 16 quantiles",
+        logistic_config,
+        args.loops,
+        args.rounds,
+        ["shipped", "previous", "straightforward"],
+    )
+    compare(
+        "Naive learning, Logistic Game, B=128, T=k=50",
+        lambda: logistic_config(NaiveLearning),
+        args.loops,
+        args.rounds,
+        ["shipped", "previous"],
+    )
     for count in (32, 64):
-        shipped_ms = min(quantile_loss_ms(learner_module.quantile_huber_loss, count) for _ in "ab")
-        baseline_ms = min(quantile_loss_ms(textbook_quantile_huber_loss, count) for _ in "ab")
-        print(
-            f"  M = {count}: shipped {shipped_ms:.0f} ms, baseline {baseline_ms:.0f} ms, "
-            f"speed-up {baseline_ms / shipped_ms:.2f}x"
+        compare(
+            f"MeVa, IPD (tuned_examples/meva_ipd.yaml), B=128, T=100, k=10, {count} quantiles",
+            lambda count=count: ipd_config(count),
+            args.ipd_loops,
+            args.rounds,
+            ["shipped", "previous"],
         )
 
 

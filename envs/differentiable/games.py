@@ -50,8 +50,14 @@ class DifferentiableGame(ABC):
         distribution)."""
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """A player's parameters ``(..., n)`` as a learned model reads them (identity here)."""
+        """A player's parameters ``(..., n)`` as a learned model reads them (identity here).
+        Player by player: player ``i``'s features depend on ``x_i`` only."""
         return x
+
+    def own_gradients(self, x: torch.Tensor) -> torch.Tensor | None:
+        """``(d f_1 / d x_1, d f_2 / d x_2)`` ``(..., 2, n)`` in closed form where the game has
+        one (cheaper than autograd for tiny games); ``None``: differentiate :meth:`values`."""
+        return None
 
     def check_policies(self, x: torch.Tensor) -> None:
         """Raise ``ValueError`` unless ``x`` has shape ``(..., 2, n)``."""
@@ -83,6 +89,18 @@ class LogisticGame(DifferentiableGame):
         f1 = -4.0 * s1 * (1.0 - 2.0 * s2) - penalty
         f2 = -4.0 * s2 * (1.0 - 2.0 * s1) - penalty
         return torch.stack([f1, f2], dim=-1)
+
+    def own_gradients(self, x: torch.Tensor) -> torch.Tensor:
+        """``d f_i / d x_i = -4 s_i (1 - s_i) (1 - 2 s_j) - d R / d x_i`` with
+        ``R = (x_1^2 x_2^2 + (x_1^2 - x_2^2)^2) / 10000``."""
+        x1, x2 = x[..., 0, 0], x[..., 1, 0]
+        s1, s2 = torch.sigmoid(x1), torch.sigmoid(x2)
+        difference = x1**2 - x2**2
+        penalty_1 = (2.0 * x1 * x2**2 + 4.0 * x1 * difference) / 10000.0
+        penalty_2 = (2.0 * x1**2 * x2 - 4.0 * x2 * difference) / 10000.0
+        g1 = -4.0 * s1 * (1.0 - s1) * (1.0 - 2.0 * s2) - penalty_1
+        g2 = -4.0 * s2 * (1.0 - s2) * (1.0 - 2.0 * s1) - penalty_2
+        return torch.stack([g1, g2], dim=-1).unsqueeze(-1).detach()
 
     def initial_policies(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         unit = torch.rand(batch_size, NUM_PLAYERS, 1, generator=generator)
@@ -146,6 +164,10 @@ class BilinearZeroSum(DifferentiableGame):
     def values(self, x: torch.Tensor) -> torch.Tensor:
         product = x[..., 0, 0] * x[..., 1, 0]
         return torch.stack([product, -product], dim=-1)
+
+    def own_gradients(self, x: torch.Tensor) -> torch.Tensor:
+        """``(d f_1 / d x_1, d f_2 / d x_2) = (x_2, -x_1)``."""
+        return torch.stack([x[..., 1, :], -x[..., 0, :]], dim=-2).detach()
 
     def initial_policies(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         return 2.0 * torch.rand(batch_size, NUM_PLAYERS, 1, generator=generator) - 1.0

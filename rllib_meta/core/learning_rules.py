@@ -28,19 +28,14 @@ def simultaneous_gradient(
     """``grad-bar f(x)`` (paper 004, Eq. 1): player ``i``'s gradient of ``f_i`` w.r.t. ``x_i``.
 
     With ``create_graph=True`` the result is differentiable in ``x`` (for LOLA/HOLA/COLA/MeVa
-    look-ahead); otherwise it is detached and both players' gradients come from one batched
-    backward pass (``is_grads_batched``; benchmarks/meva_outer_loop.py compares the two).
+    look-ahead); otherwise it is detached and comes from one backward pass of the objective
+    evaluated with each player's opponent held fixed (:func:`held_opponent_objective`).
     """
+    if not create_graph:
+        return own_block_gradient(held_opponent_objective(objective), x)
     x = _requiring_grad(x)
     with torch.enable_grad():
         values = objective(x)
-        if not create_graph:
-            # Row i of the batched backward seeds player i's objective only.
-            seeds = torch.eye(NUM_PLAYERS, dtype=values.dtype, device=values.device)
-            seeds = seeds.reshape(NUM_PLAYERS, *([1] * (values.dim() - 1)), NUM_PLAYERS)
-            seeds = seeds.expand(NUM_PLAYERS, *values.shape)
-            (grads,) = torch.autograd.grad(values, x, grad_outputs=seeds, is_grads_batched=True)
-            return torch.stack([grads[p, ..., p, :] for p in range(NUM_PLAYERS)], dim=-2)
         blocks = []
         for player in range(NUM_PLAYERS):
             (grad,) = torch.autograd.grad(
@@ -48,6 +43,32 @@ def simultaneous_gradient(
             )
             blocks.append(grad[..., player, :])
     return torch.stack(blocks, dim=-2)
+
+
+def held_opponent_objective(objective: Objective) -> Objective:
+    """``x -> (f_1(x_1, [x_2]), f_2([x_1], x_2))``, ``[.]`` a block held fixed (no gradient).
+
+    Both players' evaluations are one batched call of ``objective`` on two copies of ``x``
+    (copy ``p`` carries gradient in player ``p``'s block only), so the gradient of the sum of
+    the result w.r.t. ``x`` is exactly ``grad-bar f(x)``.
+    """
+
+    def held(x: torch.Tensor) -> torch.Tensor:
+        own = torch.eye(NUM_PLAYERS, dtype=torch.bool, device=x.device).unsqueeze(-1)
+        copies = torch.where(own, x.unsqueeze(-3), x.detach().unsqueeze(-3))  # (..., 2, 2, n)
+        return torch.diagonal(objective(copies), dim1=-2, dim2=-1)  # copy p, player p
+
+    return held
+
+
+def own_block_gradient(held_objective: Objective, x: torch.Tensor) -> torch.Tensor:
+    """``grad-bar f(x)`` from ONE backward pass, detached: ``held_objective(x)`` must be the
+    players' objectives ``(..., 2)`` in which ``f_i`` depends on ``x`` through ``x_i`` only
+    (each opponent's block held fixed), so that ``d (sum_i f_i) / d x_i = d f_i / d x_i``."""
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(held_objective(x).sum(), x)
+    return grad
 
 
 def opponent_shift(x: torch.Tensor, update: torch.Tensor, alpha: float, player: int):

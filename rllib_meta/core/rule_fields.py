@@ -15,9 +15,9 @@ import torch
 
 from envs.differentiable.games import DifferentiableGame
 from rllib_meta.core.learning_rules import (
-    Objective,
     hola_gradient,
     lola_gradient,
+    own_block_gradient,
     simultaneous_gradient,
 )
 
@@ -35,25 +35,43 @@ class RuleSpec:
     order: int = 2
 
 
-def meta_value_objective(
+def game_gradient(game: DifferentiableGame, x: torch.Tensor) -> torch.Tensor:
+    """``grad-bar f(x)`` (Eq. 1), detached: the game's closed form where it has one, else one
+    backward pass with each opponent held fixed."""
+    closed_form = game.own_gradients(x)
+    return closed_form if closed_form is not None else simultaneous_gradient(game.values, x)
+
+
+def meta_value_field(
     game: DifferentiableGame,
     model: torch.nn.Module,
+    x: torch.Tensor,
     gamma: torch.Tensor,
     signs: torch.Tensor | None = None,
-    *,
-    include_game: bool = True,
-) -> Objective:
-    """``x -> (1 - gamma) f(x) + gamma U_hat_E(x; theta, gamma)`` per player (Alg. 1's update,
-    with the normalisation of App. A). ``U_hat_E`` is the mean over quantiles (App. C).
-    ``include_game=False`` gives ``U_hat_E`` alone: the exploratory update of footnote 2."""
+    include_game: bool | torch.Tensor = True,
+) -> torch.Tensor:
+    """``grad-bar V_hat(x)`` with ``V_hat = (1 - gamma) f(x) + gamma U_hat_E(x; theta, gamma)``
+    per player (Alg. 1's policy update, normalised as in App. A; ``U_hat_E`` is the mean over
+    quantiles, App. C), detached: ``(1 - gamma) grad-bar f + gamma grad-bar U_hat_E``, the
+    second from one backward pass (``hold_opponent``: each player's ``U_hat_i`` is
+    differentiated through its own block only).
 
-    def objective(x: torch.Tensor) -> torch.Tensor:
-        meta_value = model(game.features(x), gamma, signs).mean(dim=-1)
-        if not include_game:
-            return meta_value
-        return (1.0 - gamma) * game.values(x) + gamma * meta_value
+    ``include_game=False`` differentiates ``U_hat_E`` alone: the exploratory update of
+    footnote 2; a boolean tensor ``(...)`` chooses per pair, so one call serves a batch that
+    stacks on-policy and exploratory pairs.
+    """
 
-    return objective
+    def held_meta_value(y: torch.Tensor) -> torch.Tensor:
+        return model(game.features(y), gamma, signs, hold_opponent=True).mean(dim=-1)
+
+    meta_value_gradient = own_block_gradient(held_meta_value, x)
+    if include_game is False:
+        return meta_value_gradient
+    weight = gamma.unsqueeze(-1)
+    mixed = (1.0 - weight) * game_gradient(game, x) + weight * meta_value_gradient
+    if include_game is True:
+        return mixed
+    return torch.where(include_game.reshape(*include_game.shape, 1, 1), mixed, meta_value_gradient)
 
 
 def rule_field(
@@ -70,7 +88,7 @@ def rule_field(
     ``(..., 2)`` (both entries equal); ``model`` is the rule's learned network.
     """
     if spec.rule == "naive":
-        return simultaneous_gradient(game.values, x)
+        return game_gradient(game, x)
     if spec.rule == "lola":
         return lola_gradient(game.values, x, spec.lookahead_rate)
     if spec.rule == "hola":
@@ -78,5 +96,5 @@ def rule_field(
     if spec.rule == "cola":
         return model(game.features(x), condition).detach()
     if spec.rule == "meva":
-        return simultaneous_gradient(meta_value_objective(game, model, condition), x)
+        return meta_value_field(game, model, x, condition)
     raise ValueError(f"unknown learning rule {spec.rule!r}; allowed: {list(RULES)}")

@@ -3,7 +3,12 @@
 import pytest
 import torch
 
-from rllib_meta.core.quantile import lambda_returns, quantile_huber_loss, quantile_midpoints
+from rllib_meta.core.quantile import (
+    lambda_returns,
+    pairwise_quantile_huber_loss,
+    quantile_huber_loss,
+    quantile_midpoints,
+)
 
 
 def test_lambda_returns_by_hand():
@@ -53,3 +58,45 @@ def test_quantile_loss_gives_no_gradient_to_the_targets():
     targets = torch.ones(3, requires_grad=True)
     quantile_huber_loss(predictions, targets).backward()
     assert targets.grad is None and predictions.grad is not None
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 16, 64])
+@pytest.mark.parametrize("kappa", [1.0, 0.3, 1e-3])
+def test_sorted_loss_equals_the_pairwise_definition_in_value_and_gradient(count, kappa):
+    generator = torch.Generator().manual_seed(count)
+    predictions = torch.randn(3, 7, 2, count, generator=generator, dtype=torch.float64)
+    targets = 1.5 * torch.randn(3, 7, 2, count, generator=generator, dtype=torch.float64) - 1.0
+    # Ties: a target equal to a prediction, repeated targets, targets exactly kappa away.
+    targets[0, 0, 0] = 0.25
+    predictions[0, 0, 0, 0] = 0.25
+    predictions[0, 0, 1, 0] = targets[0, 0, 1, -1] - kappa
+    predictions[0, 1, 0, 0] = targets[0, 1, 0, 0] + kappa
+    predictions.requires_grad_(True)
+    fast = quantile_huber_loss(predictions, targets, kappa)
+    reference = pairwise_quantile_huber_loss(predictions, targets, kappa)
+    (fast_grad,) = torch.autograd.grad(fast, predictions)
+    (reference_grad,) = torch.autograd.grad(reference, predictions)
+    torch.testing.assert_close(fast, reference, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fast_grad, reference_grad, rtol=1e-10, atol=1e-13)
+
+
+def test_sorted_loss_passes_gradcheck_and_ignores_target_order():
+    generator = torch.Generator().manual_seed(0)
+    predictions = torch.randn(4, 6, generator=generator, dtype=torch.float64, requires_grad=True)
+    targets = torch.randn(4, 6, generator=generator, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda p: quantile_huber_loss(p, targets, 0.5), predictions)
+    shuffled = targets[:, torch.randperm(6, generator=generator)]
+    torch.testing.assert_close(
+        quantile_huber_loss(predictions, shuffled), quantile_huber_loss(predictions, targets)
+    )
+
+
+def test_sorted_loss_is_exact_far_from_the_origin_in_float32():
+    """Centring on the mean target keeps sum y^2 - 2 t sum y + n t^2 free of cancellation."""
+    generator = torch.Generator().manual_seed(1)
+    predictions = 1000.0 + torch.randn(256, 32, generator=generator)
+    targets = 1000.0 + torch.randn(256, 32, generator=generator)
+    predictions.requires_grad_(True)
+    fast = quantile_huber_loss(predictions, targets)
+    reference = pairwise_quantile_huber_loss(predictions, targets)
+    torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-6)

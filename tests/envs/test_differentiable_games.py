@@ -249,3 +249,22 @@ def test_exact_ipd_matches_batched_rollouts(pair: tuple[list[float], list[float]
         returns += weight * rewards
         weight *= DISCOUNT
     check_against_exact(returns.numpy(), first, second, horizon)
+
+
+@pytest.mark.parametrize("game", [LogisticGame(), BilinearZeroSum()], ids=str)
+def test_closed_form_own_gradients_equal_autograd(game):
+    """``d f_i / d x_i`` of the closed form against autograd of ``values``, player by player."""
+    x = 12.0 * torch.rand(50, 2, 1, generator=torch.Generator().manual_seed(0)).double() - 6.0
+    x.requires_grad_(True)
+    values = game.values(x)
+    expected = torch.stack(
+        [torch.autograd.grad(values[:, p].sum(), x, retain_graph=True)[0][:, p] for p in (0, 1)],
+        dim=1,
+    )
+    closed_form = game.own_gradients(x)
+    assert not closed_form.requires_grad
+    torch.testing.assert_close(closed_form, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_the_exact_ipd_has_no_closed_form_gradient():
+    assert ExactIPD().own_gradients(torch.zeros(2, 5)) is None

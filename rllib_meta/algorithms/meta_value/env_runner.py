@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner, share_of
-from rllib_meta.core.learning_rules import learning_step, simultaneous_gradient
-from rllib_meta.core.rule_fields import RuleSpec, meta_value_objective, rule_field
+from rllib_meta.core.learning_rules import learning_step
+from rllib_meta.core.rule_fields import RuleSpec, meta_value_field, rule_field
 
 
 @dataclass
@@ -94,16 +94,27 @@ class PolicyPairEnvRunner(SamplingEnvRunner):
         model = self.module.model
         return lambda x: rule_field(self.rule, self.game, x, model=model, condition=condition)
 
-    def _exploration_field(self, pairs: PolicyPairs):
-        """MeVa's exploratory update: the perturbed ``U_hat`` alone when exploring (footnote
-        2: the unperturbed ``grad f`` term would wash the perturbation out), else the greedy
-        update with the trajectory's gammas."""
-        if pairs.signs is None:
-            return self._policy_field(pairs.condition)
-        objective = meta_value_objective(
-            self.game, self.module.model, pairs.condition, pairs.signs, include_game=False
-        )
-        return lambda x: simultaneous_gradient(objective, x)
+    def meva_rollouts(self, pairs: PolicyPairs, gamma: torch.Tensor):
+        """MeVa's two ``k``-step rollouts from ``pairs.x`` as ONE batch of ``2 B`` pairs (the
+        pairs are independent, so stacking changes nothing but the per-step overhead):
+        rows ``:B`` the on-policy rollout (unperturbed model, fresh ``gamma``), rows ``B:`` the
+        exploratory one (the trajectory's gammas; with exploration signs, ``U_hat`` alone,
+        footnote 2: the unperturbed ``grad f`` term would wash the perturbation out).
+        Returns both ``(k + 1, B, 2, n)``."""
+        count = self.num_pairs
+        x = torch.cat([pairs.x, pairs.x])
+        gammas = torch.cat([gamma, pairs.condition])
+        signs, include_game = None, True
+        if pairs.signs is not None:
+            signs = torch.cat([torch.ones_like(pairs.signs), pairs.signs])
+            include_game = torch.arange(2 * count) < count
+        model = self.module.model
+
+        def field(y: torch.Tensor) -> torch.Tensor:
+            return meta_value_field(self.game, model, y, gammas, signs, include_game)
+
+        states = self.rollout(x, self.config.stride, field)
+        return states[:, :count], states[:, count:]
 
     # -- RLlib sampling entry point --------------------------------------------------------
 
@@ -115,8 +126,7 @@ class PolicyPairEnvRunner(SamplingEnvRunner):
         pairs = self.pairs
         if self.config.rule == "meva":
             gamma = self.draw_gammas(self.num_pairs)
-            states = self.rollout(pairs.x, stride, self._policy_field(gamma))
-            exploratory = self.rollout(pairs.x, stride, self._exploration_field(pairs))
+            states, exploratory = self.meva_rollouts(pairs, gamma)
             pairs.x = exploratory[-1]
             batch = {"gamma": gamma.numpy(), "rewards": self.game.values(states[1:]).numpy()}
         else:

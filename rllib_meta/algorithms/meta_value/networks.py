@@ -42,13 +42,19 @@ class PairwiseNetwork(nn.Module):
         features: torch.Tensor,
         condition: torch.Tensor,
         signs: torch.Tensor | None = None,
+        hold_opponent: bool = False,
     ) -> torch.Tensor:
         """``features`` ``(..., 2, n)``, ``condition`` ``(..., 2)``, optional ``signs``
         ``(..., width)`` of +-1 (one mask per policy pair, shared by both players);
-        returns ``(..., 2, num_outputs)``."""
+        returns ``(..., 2, num_outputs)``.
+
+        ``hold_opponent``: the opponent's embedding enters each player's output detached, so
+        player ``i``'s output carries gradient through its own features only (one backward
+        pass of the players' summed outputs then gives each player's own gradient)."""
         condition = condition.expand(features.shape[:-1]).unsqueeze(-1)
         embedded = self.embed(torch.cat([features, condition], dim=-1))
-        own_then_opponent = torch.cat([embedded, embedded.flip(-2)], dim=-1)
+        opponent = embedded.detach() if hold_opponent else embedded
+        own_then_opponent = torch.cat([embedded, opponent.flip(-2)], dim=-1)
         hidden = torch.tanh(self.trunk(own_then_opponent))
         if signs is not None:
             hidden = hidden * signs.unsqueeze(-2)
@@ -63,8 +69,8 @@ class MetaValueNetwork(nn.Module):
         super().__init__()
         self.network = PairwiseNetwork(num_features, width, num_quantiles)
 
-    def forward(self, features, gamma, signs=None) -> torch.Tensor:
-        return self.network(features, gamma, signs)  # (..., 2, M)
+    def forward(self, features, gamma, signs=None, hold_opponent=False) -> torch.Tensor:
+        return self.network(features, gamma, signs, hold_opponent)  # (..., 2, M)
 
 
 class ConsistentUpdateNetwork(nn.Module):
