@@ -19,6 +19,15 @@ from rllib_meta.errors import ConfigError
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+# `rllib evaluate`'s options (argparse dests) and their values when not given. An algorithm
+# with its own evaluation says which it reads (its ``evaluate_options``); the whole-episode
+# evaluation of every other algorithm reads EPISODE_OPTIONS. None: any value of the flag's type.
+EVALUATE_DEFAULTS = {"episodes": 100, "greedy": False, "seed": 0, "output_dir": None, "split": None}
+EPISODE_OPTIONS: dict[str, tuple[str, ...] | None] = {
+    "episodes": None,
+    "greedy": None,
+    "seed": None,
+}
 
 
 def _add_ray_flags(parser: argparse.ArgumentParser) -> None:
@@ -64,10 +73,21 @@ def _evaluate_parser(subparsers) -> None:
         description="Restore checkpoints and play whole episodes (or the algorithm's own "
         "meta-test). A trial or experiment directory means its newest checkpoint.",
     )
+    # Defaults are None here, so that an option given for checkpoints whose evaluation does
+    # not read it is refused (_check_evaluate_options); EVALUATE_DEFAULTS fills them in.
     evaluate.add_argument("checkpoints", nargs="+", help="checkpoint directories")
-    evaluate.add_argument("--episodes", type=int, default=100, help="episodes per checkpoint")
-    evaluate.add_argument("--greedy", action="store_true", help="greedy instead of sampled actions")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the evaluation env")
+    evaluate.add_argument(
+        "--episodes", type=int, help="episodes per checkpoint (whole-episode evaluation; 100)"
+    )
+    evaluate.add_argument(
+        "--greedy",
+        action="store_true",
+        default=None,
+        help="greedy instead of sampled actions (whole-episode evaluation)",
+    )
+    evaluate.add_argument(
+        "--seed", type=int, help="seed of the evaluation (default 0; not read by every protocol)"
+    )
     evaluate.add_argument(
         "--output-dir",
         help="where algorithms with their own protocol write tables and plots (default: "
@@ -140,8 +160,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     from rllib_meta.evaluation import evaluate_checkpoint, load_checkpoint_info
     from rllib_meta.evaluation.episodes import format_reports
 
-    if args.episodes < 1:
-        raise ConfigError(f"--episodes must be >= 1, got {args.episodes}.")
     infos = [load_checkpoint_info(path) for path in args.checkpoints]
     classes = {info.algorithm_class for info in infos}
     # Checkpoints of several algorithms can be compared when they share one evaluation
@@ -154,6 +172,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             "of one algorithm, or of algorithms that share one (the Meta-MAPG family)."
         )
     algorithm_class = next(iter(classes))
+    _check_evaluate_options(args, algorithm_class, infos)
     with ray_session(args.ray_address, args.ray_num_cpus, args.ray_num_nodes):
         if _own_evaluation(algorithm_class) is not None:
             return algorithm_class.evaluate_checkpoints(args.checkpoints, args)
@@ -163,6 +182,33 @@ def _evaluate(args: argparse.Namespace) -> int:
         ]
     print(format_reports(reports))
     return 0
+
+
+def _check_evaluate_options(args: argparse.Namespace, algorithm_class: type, infos: list) -> None:
+    """Refuse an option that the checkpoints' evaluation does not read (naming those it
+    does) and a value it does not take (naming the allowed ones); then fill in the defaults."""
+    declared = getattr(algorithm_class, "evaluate_options", None)
+    own = _own_evaluation(algorithm_class) is not None and declared is not None
+    options = declared(infos) if own else EPISODE_OPTIONS
+    flags = ", ".join(f"--{name.replace('_', '-')}" for name in options) or "none"
+    for name in EVALUATE_DEFAULTS:
+        value, flag = getattr(args, name), f"--{name.replace('_', '-')}"
+        if value is None:
+            continue
+        if name not in options:
+            raise ConfigError(
+                f"{flag} does not apply to {algorithm_class.__name__} checkpoints; the "
+                f"options their evaluation reads: {flags}."
+            )
+        allowed = options[name]
+        if allowed is not None and value not in allowed:
+            names = ", ".join(repr(a) for a in allowed)
+            raise ConfigError(f"{flag} {value!r} is not allowed for these checkpoints: {names}.")
+    for name, default in EVALUATE_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    if args.episodes < 1:
+        raise ConfigError(f"--episodes must be >= 1, got {args.episodes}.")
 
 
 def _own_evaluation(algorithm_class: type):
