@@ -38,7 +38,8 @@ def resolve_experiment_file(name: str) -> Path:
         return path
     if path.is_dir():
         inside = sorted(p.name for p in path.glob("*.yaml"))
-        listing = f"; it holds {', '.join(inside)}" if inside else ""
+        more = f" and {len(inside) - 3} more" if len(inside) > 3 else ""
+        listing = f"; it holds {', '.join(inside[:3])}{more}" if inside else ""
         raise ConfigError(f"{name!r} is a directory, expected a .yaml file{listing}.")
     examples = tuned_examples()
     for candidate in (path.name, path.name + ".yaml"):
