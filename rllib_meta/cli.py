@@ -19,15 +19,6 @@ from rllib_meta.errors import ConfigError
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
-# `rllib evaluate`'s options (argparse dests) and their values when not given. An algorithm
-# with its own evaluation says which it reads (its ``evaluate_options``); the whole-episode
-# evaluation of every other algorithm reads EPISODE_OPTIONS. None: any value of the flag's type.
-EVALUATE_DEFAULTS = {"episodes": 100, "greedy": False, "seed": 0, "output_dir": None, "split": None}
-EPISODE_OPTIONS: dict[str, tuple[str, ...] | None] = {
-    "episodes": None,
-    "greedy": None,
-    "seed": None,
-}
 
 
 def _add_ray_flags(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +65,7 @@ def _evaluate_parser(subparsers) -> None:
         "meta-test). A trial or experiment directory means its newest checkpoint.",
     )
     # Defaults are None here, so that an option given for checkpoints whose evaluation does
-    # not read it is refused (_check_evaluate_options); EVALUATE_DEFAULTS fills them in.
+    # not read it is refused (evaluation/options.py fills in EVALUATE_DEFAULTS).
     evaluate.add_argument("checkpoints", nargs="+", help="checkpoint directories")
     evaluate.add_argument(
         "--episodes", type=int, help="episodes per checkpoint (whole-episode evaluation; 100)"
@@ -159,6 +150,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from rllib_meta.cluster import ray_session
     from rllib_meta.evaluation import evaluate_checkpoint, load_checkpoint_info
     from rllib_meta.evaluation.episodes import format_reports
+    from rllib_meta.evaluation.options import check_evaluate_options
 
     infos = [load_checkpoint_info(path) for path in args.checkpoints]
     classes = {info.algorithm_class for info in infos}
@@ -172,7 +164,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             "of one algorithm, or of algorithms that share one (the Meta-MAPG family)."
         )
     algorithm_class = next(iter(classes))
-    _check_evaluate_options(args, algorithm_class, infos)
+    own = _own_evaluation(algorithm_class) is not None
+    check_evaluate_options(args, algorithm_class, infos, own)
     with ray_session(args.ray_address, args.ray_num_cpus, args.ray_num_nodes):
         if _own_evaluation(algorithm_class) is not None:
             return algorithm_class.evaluate_checkpoints(args.checkpoints, args)
@@ -182,33 +175,6 @@ def _evaluate(args: argparse.Namespace) -> int:
         ]
     print(format_reports(reports))
     return 0
-
-
-def _check_evaluate_options(args: argparse.Namespace, algorithm_class: type, infos: list) -> None:
-    """Refuse an option that the checkpoints' evaluation does not read (naming those it
-    does) and a value it does not take (naming the allowed ones); then fill in the defaults."""
-    declared = getattr(algorithm_class, "evaluate_options", None)
-    own = _own_evaluation(algorithm_class) is not None and declared is not None
-    options = declared(infos) if own else EPISODE_OPTIONS
-    flags = ", ".join(f"--{name.replace('_', '-')}" for name in options) or "none"
-    for name in EVALUATE_DEFAULTS:
-        value, flag = getattr(args, name), f"--{name.replace('_', '-')}"
-        if value is None:
-            continue
-        if name not in options:
-            raise ConfigError(
-                f"{flag} does not apply to {algorithm_class.__name__} checkpoints; the "
-                f"options their evaluation reads: {flags}."
-            )
-        allowed = options[name]
-        if allowed is not None and value not in allowed:
-            names = ", ".join(repr(a) for a in allowed)
-            raise ConfigError(f"{flag} {value!r} is not allowed for these checkpoints: {names}.")
-    for name, default in EVALUATE_DEFAULTS.items():
-        if getattr(args, name) is None:
-            setattr(args, name, default)
-    if args.episodes < 1:
-        raise ConfigError(f"--episodes must be >= 1, got {args.episodes}.")
 
 
 def _own_evaluation(algorithm_class: type):
