@@ -195,7 +195,12 @@ def _flatten(
             methods = ", ".join(f"{m}()" for m in sorted(set(valid.values())))
             allowed = f"the {len(valid)} arguments of {owner}'s builder methods ({methods})"
             raise unknown_choice(
-                "config key", raw_key, valid, where, allowed=allowed, suggest=[renamed or ""]
+                "config key",
+                raw_key,
+                valid,
+                where,
+                allowed=allowed,
+                suggest=[renamed] if renamed else [],
             )
         entries.append((key, value, where))
     return entries
@@ -207,12 +212,13 @@ def _is_deprecated(config_cls: type, key: str) -> bool:
     return annotation is inspect.Parameter.empty
 
 
-def _example(value: Any) -> Any:
-    """``value`` with every search space in it replaced by its example value."""
+def _example(value: Any, where: str) -> Any:
+    """``value`` (written at ``where``) with every search space in it replaced by its
+    example value."""
     if is_search_space(value):
-        return _example(parse_search_space(value, "").example)
+        return _example(parse_search_space(value, where).example, where)
     if isinstance(value, Mapping):
-        return {key: _example(option) for key, option in value.items()}
+        return {key: _example(option, f"{where}.{key}") for key, option in value.items()}
     return value
 
 
@@ -232,7 +238,7 @@ def _options(value: Any, where: str, inner: str = "") -> Iterator[tuple[Any, str
         for key, nested in value.items():
             path = f"{inner}.{key}" if inner else str(key)
             for option, label, chosen in _options(nested, where, path):
-                yield {**_example(value), key: option}, label, chosen
+                yield {**_example(value, where), key: option}, label, chosen
 
 
 def _check_values(defaults: Any, entries: list[tuple[str, Any, str]]) -> None:
@@ -244,7 +250,8 @@ def _check_values(defaults: Any, entries: list[tuple[str, Any, str]]) -> None:
         check = value_check(defaults, key, BUILDER_METHODS)
         if check is None:
             continue
-        for option, option_where, _ in [(_example(value), where, None), *_options(value, where)]:
+        example = (_example(value, where), where, None)
+        for option, option_where, _ in [example, *_options(value, where)]:
             try:
                 check(key, option)
             except ValueError as error:
