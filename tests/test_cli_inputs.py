@@ -248,20 +248,29 @@ def test_learning_rate_suggests_lr(tmp_path, capsys, no_ray):
 # -- issue 18, item 6: evaluate options that the checkpoints' evaluation does not read -------
 
 
-def fake_checkpoint(directory: Path, algorithm: str, env: str, env_config: dict) -> str:
-    """A checkpoint header as RLlib's ``Checkpointable.save_to_path`` writes it (the class and
-    its config), enough for ``rllib evaluate`` to check its options without starting Ray."""
-    import pickle
-
-    from rllib_meta.evaluation.checkpoints import CTOR_FILE
+@pytest.fixture
+def fake_checkpoint(monkeypatch):
+    """Make checkpoints known to ``rllib evaluate`` by their class and config alone (what
+    ``load_checkpoint_info`` reads from a checkpoint's header), without training one: the
+    option checks need no more, and stay independent of the checkpoint files' format."""
+    import rllib_meta.evaluation
+    from rllib_meta.evaluation.checkpoints import CheckpointInfo
     from rllib_meta.registry import get_algorithm_class
 
-    algorithm_class = get_algorithm_class(algorithm)
-    config = algorithm_class.get_default_config().environment(env, env_config=env_config)
-    directory.mkdir(parents=True)
-    header = {"class": algorithm_class, "ctor_args_and_kwargs": ((config.get_state(),), {})}
-    (directory / CTOR_FILE).write_bytes(pickle.dumps(header))
-    return str(directory)
+    known: dict[str, CheckpointInfo] = {}
+
+    def load(path):
+        return known[str(path)]
+
+    monkeypatch.setattr(rllib_meta.evaluation, "load_checkpoint_info", load)
+
+    def make(path: Path, algorithm: str, env: str, env_config: dict) -> str:
+        algorithm_class = get_algorithm_class(algorithm)
+        config = algorithm_class.get_default_config().environment(env, env_config=env_config)
+        known[str(path)] = CheckpointInfo(path=path, algorithm_class=algorithm_class, config=config)
+        return str(path)
+
+    return make
 
 
 @pytest.mark.parametrize(
@@ -309,7 +318,7 @@ def fake_checkpoint(directory: Path, algorithm: str, env: str, env_config: dict)
     ],
 )
 def test_evaluate_refuses_options_its_protocol_does_not_read(
-    tmp_path, capsys, no_ray, algorithm, env, env_config, flags, expected
+    tmp_path, capsys, no_ray, fake_checkpoint, algorithm, env, env_config, flags, expected
 ):
     checkpoint = fake_checkpoint(tmp_path / "checkpoint_000000", algorithm, env, env_config)
     code, _, err = run_cli(capsys, "evaluate", checkpoint, *flags)
@@ -325,7 +334,9 @@ def test_evaluate_refuses_options_its_protocol_does_not_read(
         ("MeVa", "ipd_exact", ["--seed", "2", "--output-dir", "out"]),
     ],
 )
-def test_evaluate_takes_the_options_its_protocol_reads(tmp_path, no_ray, algorithm, env, flags):
+def test_evaluate_takes_the_options_its_protocol_reads(
+    tmp_path, no_ray, fake_checkpoint, algorithm, env, flags
+):
     checkpoint = fake_checkpoint(tmp_path / "checkpoint_000000", algorithm, env, {})
     with pytest.raises(AssertionError, match="Ray was started"):  # past every check
         main(["evaluate", checkpoint, *flags])
