@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from rllib_meta.algorithms.base.settings import check_choice
 from rllib_meta.config_values import builder_annotations, value_check, yaml_number_hint
 from rllib_meta.errors import ConfigError, unknown_choice
 from rllib_meta.registry import import_object
@@ -350,12 +351,14 @@ def _check_supported_env(config: Any, where: str) -> None:
     others before their env_config is built with the algorithm's default settings of its own
     env (which would name keys the user never wrote)."""
     supported = getattr(type(config), "SUPPORTED_ENVS", ())
-    if supported and config.env not in supported:
+    if not supported:
+        return
+    try:
+        check_choice("env", config.env, supported)  # as the config's own validate()
+    except ValueError as error:
         owner = config.algo_class.__name__ if config.algo_class else type(config).__name__
-        raise ConfigError(
-            f"{where}: {owner} does not support env {config.env!r}; it supports "
-            f"{', '.join(repr(e) for e in supported)}."
-        )
+        message = str(error).rstrip(".")
+        raise ConfigError(f"{where}: {message} ({owner} supports only these envs).") from None
 
 
 def _validate(config: Any, source: Mapping, path: str, origin: str) -> None:

@@ -234,7 +234,10 @@ def test_a_storage_path_that_is_a_file_is_refused(tmp_path, capsys, no_ray):
 def test_stackelberg_on_an_unsupported_env_names_the_supported_ones(capsys, no_ray):
     code, _, err = run_cli(capsys, "train", "--algo", "StackelbergMeta", "--env", "ipd")
     assert code == EXIT_BAD_INPUT
-    assert "StackelbergMeta does not support env 'ipd'; it supports 'matrix_game'" in err
+    assert (
+        "env must be one of ['matrix_game'], got 'ipd' (StackelbergMeta supports only these envs)"
+        in err
+    )
     assert "center" not in err
 
 

@@ -279,5 +279,8 @@ def test_an_algorithm_refuses_an_env_it_does_not_support_before_building_it():
     with pytest.raises(ConfigError) as error:
         build_algorithm_config(StackelbergMeta.get_default_config(), {"env": "ipd"})
     message = str(error.value)
-    assert "StackelbergMeta does not support env 'ipd'; it supports 'matrix_game'" in message
+    assert (
+        "env must be one of ['matrix_game'], got 'ipd' (StackelbergMeta supports only these envs)"
+        in message
+    )
     assert "center" not in message  # a key of its default env_config, never written
