@@ -169,7 +169,7 @@ def type_check(kinds: set[type]) -> Check:
 
 def yaml_number_hint(value: Any) -> str:
     """Why a number may have arrived as a string: YAML 1.1 (PyYAML) reads ``1e-4`` as one."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not any(c.isdigit() for c in value):  # not "inf", "nan"
         return ""
     try:
         float(value)
