@@ -64,10 +64,21 @@ def _evaluate_parser(subparsers) -> None:
         description="Restore checkpoints and play whole episodes (or the algorithm's own "
         "meta-test). A trial or experiment directory means its newest checkpoint.",
     )
+    # Defaults are None here, so that an option given for checkpoints whose evaluation does
+    # not read it is refused (evaluation/options.py fills in EVALUATE_DEFAULTS).
     evaluate.add_argument("checkpoints", nargs="+", help="checkpoint directories")
-    evaluate.add_argument("--episodes", type=int, default=100, help="episodes per checkpoint")
-    evaluate.add_argument("--greedy", action="store_true", help="greedy instead of sampled actions")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the evaluation env")
+    evaluate.add_argument(
+        "--episodes", type=int, help="episodes per checkpoint (whole-episode evaluation; 100)"
+    )
+    evaluate.add_argument(
+        "--greedy",
+        action="store_true",
+        default=None,
+        help="greedy instead of sampled actions (whole-episode evaluation)",
+    )
+    evaluate.add_argument(
+        "--seed", type=int, help="seed of the evaluation (default 0; not read by every protocol)"
+    )
     evaluate.add_argument(
         "--output-dir",
         help="where algorithms with their own protocol write tables and plots (default: "
@@ -139,9 +150,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from rllib_meta.cluster import ray_session
     from rllib_meta.evaluation import evaluate_checkpoint, load_checkpoint_info
     from rllib_meta.evaluation.episodes import format_reports
+    from rllib_meta.evaluation.options import check_evaluate_options
 
-    if args.episodes < 1:
-        raise ConfigError(f"--episodes must be >= 1, got {args.episodes}.")
     infos = [load_checkpoint_info(path) for path in args.checkpoints]
     classes = {info.algorithm_class for info in infos}
     # Checkpoints of several algorithms can be compared when they share one evaluation
@@ -154,6 +164,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             "of one algorithm, or of algorithms that share one (the Meta-MAPG family)."
         )
     algorithm_class = next(iter(classes))
+    own = _own_evaluation(algorithm_class) is not None
+    check_evaluate_options(args, algorithm_class, infos, own)
     with ray_session(args.ray_address, args.ray_num_cpus, args.ray_num_nodes):
         if _own_evaluation(algorithm_class) is not None:
             return algorithm_class.evaluate_checkpoints(args.checkpoints, args)

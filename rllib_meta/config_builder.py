@@ -5,18 +5,23 @@ tuned example would train with the default instead. Here every key must be an ar
 one of the algorithm config class's builder methods (``environment()``, ``training()``,
 ``env_runners()``, ...), or a setting an rllib-meta config declares (which its
 ``training()`` takes), and is applied through that method, the same path as RLlib's Python
-API. Unknown keys raise :class:`ConfigError` with a did-you-mean. Then RLlib's own
-``validate()`` runs on the result (with one example value per search space) and the env
-config is checked by building the env once.
+API. Unknown keys raise :class:`ConfigError` with a did-you-mean (names of older RLlib
+versions and other libraries, ``learning_rate``, ``num_rollout_workers``, ..., with the
+name to write). Every value, and every option of a search space, passes its key's type and
+range check (``config_values.py``). Then the env must be one the algorithm supports, RLlib's
+own ``validate()`` runs on the result and the env config is checked by building the env:
+once with one example value per search space, and once more per other search-space option.
 """
 
 import dataclasses
 import functools
 import inspect
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from rllib_meta.algorithms.base.settings import check_choice
+from rllib_meta.config_values import builder_annotations, value_check, yaml_number_hint
 from rllib_meta.errors import ConfigError, unknown_choice
 from rllib_meta.registry import import_object
 from rllib_meta.search_spaces import is_search_space, parse_search_space
@@ -47,6 +52,33 @@ KEY_ALIASES = {
     "input": "input_",
     "num_workers": "num_env_runners",
     "callbacks": "callbacks_class",
+}
+# Names of older RLlib versions (and other libraries) -> the builder argument to write. Where
+# the old name is still an argument (RLlib refuses it as deprecated) or unknown, the error
+# names the new one.
+RENAMED_KEYS = {
+    "learning_rate": "lr",
+    "discount": "gamma",
+    "gae_lambda": "lambda_",
+    "num_rollout_workers": "num_env_runners",
+    "num_envs_per_worker": "num_envs_per_env_runner",
+    "num_cpus_per_worker": "num_cpus_per_env_runner",
+    "num_gpus_per_worker": "num_gpus_per_env_runner",
+    "evaluation_num_workers": "evaluation_num_env_runners",
+    "recreate_failed_workers": "restart_failed_env_runners",
+    "ignore_worker_failures": "ignore_env_runner_failures",
+    "max_num_worker_restarts": "max_num_env_runner_restarts",
+    "num_learner_workers": "num_learners",
+    "num_cpus_per_learner_worker": "num_cpus_per_learner",
+    "num_gpus_per_learner_worker": "num_gpus_per_learner",
+    "sgd_minibatch_size": "minibatch_size",
+    "num_sgd_iter": "num_epochs",
+    "batch_size": "train_batch_size_per_learner",
+    "n_epochs": "num_epochs",
+    "ent_coef": "entropy_coeff",
+    "vf_coef": "vf_loss_coeff",
+    "clip_range": "clip_param",
+    "max_grad_norm": "grad_clip",
 }
 # Keys whose value is a mapping of ``multi_agent()`` arguments (classic ``multiagent:``).
 NESTED_GROUPS = {"multiagent": "multi_agent", "multi_agent": "multi_agent"}
@@ -140,9 +172,10 @@ def _module_spec(value: Any, where: str) -> Any:
 
 
 def _flatten(
-    config: Mapping, valid: dict[str, str], path: str, origin: str, owner: str
+    config: Mapping, valid: dict[str, str], path: str, origin: str, config_cls: type
 ) -> list[tuple[str, Any, str]]:
     """Validate key names -> ``(builder argument, raw value, location)`` triples."""
+    owner = config_cls.__name__
     entries = []
     for raw_key, value in config.items():
         where = _where(config, raw_key, f"{path}.{raw_key}", origin)
@@ -151,15 +184,95 @@ def _flatten(
                 raise ConfigError(f"{where}: expected a mapping of multi_agent() arguments.")
             group = NESTED_GROUPS[raw_key]
             group_keys = {k: m for k, m in valid.items() if m == group}
-            entries += _flatten(value, group_keys, f"{path}.{raw_key}", where, owner)
+            entries += _flatten(value, group_keys, f"{path}.{raw_key}", where, config_cls)
             continue
         key = KEY_ALIASES.get(raw_key, raw_key)
+        renamed = RENAMED_KEYS.get(key)
+        if key in valid and renamed in valid and _is_deprecated(config_cls, key):
+            raise ConfigError(
+                f"{where}: config key {raw_key!r} is deprecated in RLlib 2.60; write {renamed!r}."
+            )
         if key not in valid:
             methods = ", ".join(f"{m}()" for m in sorted(set(valid.values())))
             allowed = f"the {len(valid)} arguments of {owner}'s builder methods ({methods})"
-            raise unknown_choice("config key", raw_key, valid, where, allowed=allowed)
+            raise unknown_choice(
+                "config key",
+                raw_key,
+                valid,
+                where,
+                allowed=allowed,
+                suggest=[renamed] if renamed else [],
+            )
         entries.append((key, value, where))
     return entries
+
+
+def _is_deprecated(config_cls: type, key: str) -> bool:
+    """RLlib's deprecated builder arguments carry no annotation (and refuse any value)."""
+    annotation = builder_annotations(config_cls, BUILDER_METHODS).get(key)
+    return annotation is inspect.Parameter.empty
+
+
+def _example(value: Any, where: str) -> Any:
+    """``value`` (written at ``where``) with every search space in it replaced by its
+    example value."""
+    if is_search_space(value):
+        return _example(parse_search_space(value, where).example, where)
+    if isinstance(value, Mapping):
+        return {key: _example(option, f"{where}.{key}") for key, option in value.items()}
+    return value
+
+
+def _options(value: Any, where: str, inner: str = "") -> Iterator[tuple[Any, str, Any]]:
+    """Each search-space option in ``value`` (written at ``where``) in turn, every other
+    search space at its example: ``(value with that option, where the option is, the
+    option)``; ``inner`` is the option's path inside the value (``horizon.grid_search[1]``)."""
+    if is_search_space(value):
+        kind = next(iter(value))
+        for index, option in enumerate(parse_search_space(value, where).options):
+            path = f"{inner}.{kind}[{index}]" if inner else f"{kind}[{index}]"
+            if _has_search_space(option):
+                yield from _options(option, where, path)
+            else:
+                yield option, f"{where} {path}", option
+    elif isinstance(value, Mapping):
+        for key, nested in value.items():
+            path = f"{inner}.{key}" if inner else str(key)
+            for option, label, chosen in _options(nested, where, path):
+                yield {**_example(value, where), key: option}, label, chosen
+
+
+def _check_values(defaults: Any, entries: list[tuple[str, Any, str]]) -> None:
+    """Every value, and every option of its search spaces, passes its key's check
+    (``config_values.value_check``): a type for every key, a range for the common ones."""
+    for key, value, where in entries:
+        if takes_object(key) or key == "rl_module_spec":  # resolved (and checked) on apply
+            continue
+        check = value_check(defaults, key, BUILDER_METHODS)
+        if check is None:
+            continue
+        example = (_example(value, where), where, None)
+        for option, option_where, _ in [example, *_options(value, where)]:
+            try:
+                check(key, option)
+            except ValueError as error:
+                hint = yaml_number_hint(option)
+                raise ConfigError(f"{option_where}: {str(error).rstrip('.')}{hint}.") from None
+
+
+def _validate_options(
+    defaults: Any, entries: list[tuple[str, Any, str]], source: Mapping, path: str, origin: str
+) -> None:
+    """The whole-config checks (:func:`_validate`) once more for each search-space option
+    (every other at its example), so that no trial's config fails after Ray started."""
+    for index, (key, value, where) in enumerate(entries):
+        for option, option_where, chosen in _options(value, where):
+            variant = [*entries[:index], (key, option, where), *entries[index + 1 :]]
+            try:
+                _validate(_apply(defaults, variant, pick=1), source, path, origin)
+            except ConfigError as error:
+                trials = f"in the trials of {option_where} = {chosen!r}"
+                raise ConfigError(f"{error} ({trials})") from None
 
 
 def _apply(defaults: Any, entries: list[tuple[str, Any, str]], pick: int) -> Any:
@@ -233,8 +346,24 @@ def _check_env(config: Any, where: str) -> None:
         raise unknown_choice("environment", env, envs.env_names(), where)
 
 
+def _check_supported_env(config: Any, where: str) -> None:
+    """An algorithm made for some envs (``SUPPORTED_ENVS`` of an rllib-meta config) refuses
+    others before their env_config is built with the algorithm's default settings of its own
+    env (which would name keys the user never wrote)."""
+    supported = getattr(type(config), "SUPPORTED_ENVS", ())
+    if not supported:
+        return
+    try:
+        check_choice("env", config.env, supported)  # as the config's own validate()
+    except ValueError as error:
+        owner = config.algo_class.__name__ if config.algo_class else type(config).__name__
+        message = str(error).rstrip(".")
+        raise ConfigError(f"{where}: {message} ({owner} supports only these envs).") from None
+
+
 def _validate(config: Any, source: Mapping, path: str, origin: str) -> None:
-    """RLlib's own ``validate()`` plus the env and model_config checks."""
+    """The supported envs, the env and model_config checks, and RLlib's own ``validate()``."""
+    _check_supported_env(config, _where(source, "env", f"{path}.env", origin))
     env_key = "env_config" if "env_config" in source else "env"
     _check_env(config, _where(source, env_key, f"{path}.{env_key}", origin))
     model_where = _where(source, "model_config", f"{path}.model_config", origin)
@@ -259,9 +388,11 @@ def build_algorithm_config(
     with one example value per search space.
     """
     config_cls = type(defaults)
-    entries = _flatten(config, builder_keys(config_cls), path, origin, config_cls.__name__)
+    entries = _flatten(config, builder_keys(config_cls), path, origin, config_cls)
+    _check_values(defaults, entries)
     example = _apply(defaults, entries, pick=1)
     _validate(example, config, path, origin)
+    _validate_options(defaults, entries, config, path, origin)
     if not _has_search_space(config):
         return example, False
     return _apply(defaults, entries, pick=0), True

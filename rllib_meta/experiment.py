@@ -196,6 +196,20 @@ def checkpoint_config_of(experiment: Experiment) -> Any:
         raise ConfigError(f"{experiment.where} checkpoint_config: {error}") from None
 
 
+def _check_storage_path(path: str, where: str) -> None:
+    """The storage path must be a directory or creatable as one: its nearest existing
+    ancestor (itself, if it exists) must be a directory."""
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file" if str(existing) == path else f"is below the file {str(existing)!r}"
+        raise ConfigError(
+            f"{where}: storage_path {path!r} {what}; give a directory (--storage-path or "
+            "storage_path:), created if missing."
+        )
+
+
 def prepare(experiment: Experiment) -> PreparedExperiment:
     """Validate everything about an experiment and build its Tune param space.
 
@@ -216,6 +230,7 @@ def prepare(experiment: Experiment) -> PreparedExperiment:
         algorithm_class.get_default_config(), experiment.config, origin=where
     )
     storage_path = os.path.abspath(os.path.expanduser(experiment.storage_path))
+    _check_storage_path(storage_path, where)
     return PreparedExperiment(
         experiment=dataclasses.replace(experiment, storage_path=storage_path),
         algorithm_class=algorithm_class,

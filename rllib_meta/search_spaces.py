@@ -2,8 +2,9 @@
 ``{uniform: [low, high]}``, ``{loguniform: [low, high]}``, ``{randint: [low, high]}``,
 ``{quniform: [low, high, q]}``.
 
-Each parses to the Tune object and to one example value, so the config can be validated
-before any trial starts.
+Each parses to the Tune object, one example value and the values that bound what a trial may
+get (every option of a grid or choice, the ends of a range), so that every trial's config can
+be validated before any trial starts.
 """
 
 from collections.abc import Mapping
@@ -17,10 +18,12 @@ SEARCH_SPACE_KINDS = ("choice", "grid_search", "loguniform", "quniform", "randin
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """A parsed search space: what Tune samples from, and one valid example value."""
+    """A parsed search space: what Tune samples from, one example value, and ``options``:
+    every value a trial may get (grid_search, choice), or the lowest and highest (ranges)."""
 
     tune_value: Any
     example: Any
+    options: tuple[Any, ...]
 
 
 def is_search_space(value: object) -> bool:
@@ -52,14 +55,15 @@ def parse_search_space(value: Mapping, where: str) -> SearchSpace:
         if not isinstance(args, list) or not args:
             raise ConfigError(f"{where}: {kind} takes a non-empty list, got {args!r}.")
         tune_value = tune.grid_search(args) if kind == "grid_search" else tune.choice(args)
-        return SearchSpace(tune_value, args[0])
+        return SearchSpace(tune_value, args[0], tuple(args))
     if kind == "quniform":
         low, high, q = _numbers(kind, args, 3, where)
-        return SearchSpace(tune.quniform(low, high, q), low)
+        return SearchSpace(tune.quniform(low, high, q), low, (low, high))
     low, high = _numbers(kind, args, 2, where)
     if kind == "loguniform" and low <= 0:
         raise ConfigError(f"{where}: loguniform needs low > 0, got {args!r}.")
     if kind == "randint" and not all(isinstance(a, int) for a in args):
         raise ConfigError(f"{where}: randint takes integers, got {args!r}.")
     factory = {"uniform": tune.uniform, "loguniform": tune.loguniform, "randint": tune.randint}
-    return SearchSpace(factory[kind](low, high), low)
+    highest = high - 1 if kind == "randint" else high  # randint's high is exclusive
+    return SearchSpace(factory[kind](low, high), low, (low, highest))

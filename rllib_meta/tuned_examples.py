@@ -36,6 +36,11 @@ def resolve_experiment_file(name: str) -> Path:
     path = Path(name).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.yaml"))
+        more = f" and {len(inside) - 3} more" if len(inside) > 3 else ""
+        listing = f"; it holds {', '.join(inside[:3])}{more}" if inside else ""
+        raise ConfigError(f"{name!r} is a directory, expected a .yaml file{listing}.")
     examples = tuned_examples()
     for candidate in (path.name, path.name + ".yaml"):
         if candidate in examples:

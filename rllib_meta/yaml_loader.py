@@ -51,10 +51,17 @@ def _loader_for(source: str) -> type[yaml.SafeLoader]:
 def load_yaml(path: str | Path) -> object:
     """Parse a YAML file; syntax errors become ``ConfigError`` naming file, line and column."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory, expected a .yaml file.")
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}.") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path}: not a text file (byte {error.object[error.start]:#04x} at offset "
+            f"{error.start} is not UTF-8); expected a YAML file."
+        ) from None
     try:
         return yaml.load(text, Loader=_loader_for(str(path)))  # a SafeLoader subclass
     except yaml.MarkedYAMLError as error:

@@ -172,3 +172,174 @@ def test_meta_mapg_family_shares_one_evaluation_protocol():
     protocols = {_own_evaluation(cls) for cls in (MetaMAPG, MetaPG, LOLADiCE, REINFORCE)}
     assert len(protocols) == 1 and None not in protocols
     assert _own_evaluation(PPO) is None
+
+
+# -- issue 18, items 4 and 5: values and files refused before Ray starts ----------------------
+
+
+@pytest.fixture
+def no_ray(monkeypatch):
+    """Fail the test if the command gets as far as starting Ray."""
+    import rllib_meta.cluster
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Ray was started: the input should have been refused before")
+
+    monkeypatch.setattr(rllib_meta.cluster, "ray_session", refuse)
+
+
+@pytest.mark.parametrize(
+    ("replacement", "expected"),
+    [
+        ("lr: -1", r"experiment\.yaml:6 \(config\.lr\): lr must be a number in \[0\.0, inf\)"),
+        ("gamma: 1.5", r"experiment\.yaml:6 \(config\.gamma\): gamma must be a number in \[0"),
+        ("num_epochs: one", r"experiment\.yaml:6 \(config\.num_epochs\): .* got 'one'"),
+        ("seed: abc", r"experiment\.yaml:6 \(config\.seed\): seed must be an integer"),
+        ("train_batch_size_per_learner: -200", r"train_batch_size_per_learner must be .* -200"),
+        ("lr: {grid_search: [0.1, -1]}", r"experiment\.yaml:6 \(config\.lr\) grid_search\[1\]"),
+    ],
+)
+def test_bad_values_exit_2_before_ray_starts(tmp_path, capsys, no_ray, replacement, expected):
+    text = GOOD.replace("lr: 0.001", replacement)
+    code, _, err = run_cli(capsys, "train", "file", write(tmp_path, text))
+    assert code == EXIT_BAD_INPUT
+    assert re.search(expected, err), err
+
+
+def test_a_directory_as_the_yaml_is_named_as_such(tmp_path, capsys, no_ray):
+    (tmp_path / "a.yaml").write_text(GOOD)
+    code, _, err = run_cli(capsys, "train", "file", str(tmp_path))
+    assert code == EXIT_BAD_INPUT
+    assert "is a directory, expected a .yaml file; it holds a.yaml" in err
+
+
+def test_a_binary_file_as_the_yaml_is_refused(tmp_path, capsys, no_ray):
+    path = tmp_path / "model.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
+    code, _, err = run_cli(capsys, "train", "file", str(path))
+    assert code == EXIT_BAD_INPUT
+    assert "not a text file (byte 0x89 at offset 0 is not UTF-8); expected a YAML file" in err
+
+
+def test_a_storage_path_that_is_a_file_is_refused(tmp_path, capsys, no_ray):
+    occupied = tmp_path / "results"
+    occupied.write_text("")
+    for storage, what in [(occupied, "is a file"), (occupied / "sub", "is below the file")]:
+        argv = ["train", "file", write(tmp_path, GOOD), "--storage-path", str(storage)]
+        code, _, err = run_cli(capsys, *argv)
+        assert code == EXIT_BAD_INPUT
+        assert f"storage_path {str(storage)!r} {what}" in err, err
+
+
+def test_stackelberg_on_an_unsupported_env_names_the_supported_ones(capsys, no_ray):
+    code, _, err = run_cli(capsys, "train", "--algo", "StackelbergMeta", "--env", "ipd")
+    assert code == EXIT_BAD_INPUT
+    assert (
+        "env must be one of ['matrix_game'], got 'ipd' (StackelbergMeta supports only these envs)"
+        in err
+    )
+    assert "center" not in err
+
+
+def test_learning_rate_suggests_lr(tmp_path, capsys, no_ray):
+    text = GOOD.replace("lr: 0.001", "learning_rate: 0.001")
+    code, _, err = run_cli(capsys, "train", "file", write(tmp_path, text))
+    assert code == EXIT_BAD_INPUT
+    assert "unknown config key 'learning_rate'. Did you mean 'lr'" in err
+
+
+# -- issue 18, item 6: evaluate options that the checkpoints' evaluation does not read -------
+
+
+@pytest.fixture
+def fake_checkpoint(monkeypatch):
+    """Make checkpoints known to ``rllib evaluate`` by their class and config alone (what
+    ``load_checkpoint_info`` reads from a checkpoint's header), without training one: the
+    option checks need no more, and stay independent of the checkpoint files' format."""
+    import rllib_meta.evaluation
+    from rllib_meta.evaluation.checkpoints import CheckpointInfo
+    from rllib_meta.registry import get_algorithm_class
+
+    known: dict[str, CheckpointInfo] = {}
+
+    def load(path):
+        return known[str(path)]
+
+    monkeypatch.setattr(rllib_meta.evaluation, "load_checkpoint_info", load)
+
+    def make(path: Path, algorithm: str, env: str, env_config: dict) -> str:
+        algorithm_class = get_algorithm_class(algorithm)
+        config = algorithm_class.get_default_config().environment(env, env_config=env_config)
+        known[str(path)] = CheckpointInfo(path=path, algorithm_class=algorithm_class, config=config)
+        return str(path)
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "env", "env_config", "flags", "expected"),
+    [
+        (
+            "PPO",
+            "ipd",
+            {},
+            ["--split", "bogus"],
+            r"--split does not apply to PPO checkpoints; the options their evaluation reads: "
+            r"--episodes, --greedy, --seed\.",
+        ),
+        ("PPO", "ipd", {}, ["--output-dir", "x"], r"--output-dir does not apply to PPO"),
+        (
+            "MetaMAPG",
+            "ipd",
+            {},
+            ["--split", "bogus"],
+            r"--split 'bogus' is not allowed for these checkpoints: 'train', 'val', 'test', "
+            r"'test_ood'\.",
+        ),
+        (
+            "MetaMAPG",
+            "rps",
+            {},
+            ["--split", "test_ood"],  # the RPS population has no out-of-distribution split
+            r"--split 'test_ood' is not allowed for these checkpoints: 'train', 'val', 'test'\.",
+        ),
+        (
+            "MetaMAPG",
+            "ipd",
+            {},
+            ["--episodes", "5"],
+            r"--episodes does not apply to MetaMAPG checkpoints; .* --split, --seed, --output-dir",
+        ),
+        (
+            "StackelbergMeta",
+            "matrix_game",
+            {"game": "prisoners_dilemma"},
+            ["--greedy"],
+            r"--greedy does not apply to StackelbergMeta checkpoints; .*: --output-dir\.",
+        ),
+        ("MeVa", "logistic_game", {}, ["--seed", "3"], r"--seed does not apply to MeVa"),
+    ],
+)
+def test_evaluate_refuses_options_its_protocol_does_not_read(
+    tmp_path, capsys, no_ray, fake_checkpoint, algorithm, env, env_config, flags, expected
+):
+    checkpoint = fake_checkpoint(tmp_path / "checkpoint_000000", algorithm, env, env_config)
+    code, _, err = run_cli(capsys, "evaluate", checkpoint, *flags)
+    assert code == EXIT_BAD_INPUT
+    assert re.search(expected, err), err
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "env", "flags"),
+    [
+        ("PPO", "ipd", ["--episodes", "3", "--greedy", "--seed", "1"]),
+        ("MetaMAPG", "ipd", ["--split", "test_ood", "--seed", "2", "--output-dir", "out"]),
+        ("MeVa", "ipd_exact", ["--seed", "2", "--output-dir", "out"]),
+    ],
+)
+def test_evaluate_takes_the_options_its_protocol_reads(
+    tmp_path, no_ray, fake_checkpoint, algorithm, env, flags
+):
+    checkpoint = fake_checkpoint(tmp_path / "checkpoint_000000", algorithm, env, {})
+    with pytest.raises(AssertionError, match="Ray was started"):  # past every check
+        main(["evaluate", checkpoint, *flags])

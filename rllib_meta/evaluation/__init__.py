@@ -5,6 +5,8 @@
   :func:`~rllib_meta.evaluation.checkpoints.output_directory` (where results are written);
 * :mod:`~rllib_meta.evaluation.episodes`: the generic evaluation, whole episodes of any
   algorithm without a protocol of its own;
+* :mod:`~rllib_meta.evaluation.options`: which ``rllib evaluate`` options an evaluation reads
+  (an algorithm's own declares them in ``evaluate_options``), checked before Ray starts;
 * :mod:`~rllib_meta.evaluation.statistics`: 95% confidence intervals.
 
 An algorithm's own protocol lives in its folder and is reached through its Algorithm's

@@ -147,3 +147,34 @@ def test_rllibs_batch_update_is_refused_naming_the_entry_point(ray_instance, nam
             )
     finally:
         algorithm.stop()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (-0.1, r"^lr must be a number in \[0\.0, inf\), got -0\.1\.$"),
+        ([[0, 0.1]], r"^lr must be a number or a schedule .*, got \[\[0, 0\.1\]\]\.$"),
+        ([[5, 0.1], [10, 0.0]], r"^lr: a schedule starts at timestep 0"),
+        ([[0, 0.1], [-10, 0.0]], r"^lr schedule timestep 1 must be a number in \[0\.0, inf\)"),
+        ([[0, 0.1], [10, "x"]], r"^lr schedule value 1 must be a number in \[0\.0, inf\)"),
+    ],
+)
+def test_schedule_check_takes_a_value_or_rllibs_timestep_value_pairs(value, message):
+    from rllib_meta.algorithms.base.settings import number, schedule
+
+    check = schedule(number(0.0))
+    check("lr", 0.1)
+    check("lr", [[0, 0.1], [1000, 0.0]])
+    with pytest.raises(ValueError, match=message):
+        check("lr", value)
+
+
+def test_or_choice_takes_the_strings_or_what_the_check_takes():
+    from rllib_meta.algorithms.base.settings import integer, or_choice
+
+    check = or_choice(integer(1), "auto")
+    check("rollout_fragment_length", "auto")
+    check("rollout_fragment_length", 50)
+    for bad in (0, "Auto", 2.5):
+        with pytest.raises(ValueError, match=r"must be an integer >= 1, got .* \(or 'auto'\)\.$"):
+            check("rollout_fragment_length", bad)

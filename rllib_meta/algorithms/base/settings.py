@@ -55,6 +55,35 @@ def check_number(
         raise ValueError(f"{name} must be a number in {left}{low}, {right}, got {value!r}.")
 
 
+def check_schedule(name: str, value: Any, check: Check) -> None:
+    """A value that passes ``check``, or RLlib's piecewise-linear schedule
+    ``[[timestep, value], ...]`` (``LearningRateOrSchedule``): two or more pairs, the first at
+    timestep 0, timesteps numbers >= 0 and each value passing ``check``."""
+    if not isinstance(value, list | tuple):
+        check(name, value)
+        return
+    shape = "[[0, value], [timestep, value], ...]"
+    pairs = all(isinstance(p, list | tuple) and len(p) == 2 for p in value)
+    if len(value) < 2 or not pairs:
+        raise ValueError(f"{name} must be a number or a schedule {shape}, got {value!r}.")
+    if value[0][0] != 0:
+        raise ValueError(f"{name}: a schedule starts at timestep 0, got {value!r}.")
+    for index, (timestep, point) in enumerate(value):
+        check_number(f"{name} schedule timestep {index}", timestep, 0.0)
+        check(f"{name} schedule value {index}", point)
+
+
+def check_or_choice(name: str, value: Any, check: Check, allowed: tuple[str, ...]) -> None:
+    """One of the strings ``allowed`` (RLlib's ``"auto"``), or a value that passes ``check``."""
+    if isinstance(value, str) and value in allowed:
+        return
+    try:
+        check(name, value)
+    except ValueError as error:
+        words = " or ".join(repr(a) for a in allowed)
+        raise ValueError(f"{str(error).rstrip('.')} (or {words}).") from None
+
+
 def check_bool(name: str, value: Any) -> None:
     """Only ``True`` or ``False`` (not 0 / 1 or a string)."""
     if not isinstance(value, bool):
@@ -88,6 +117,15 @@ def fraction() -> Check:
 
 def boolean() -> Check:
     return check_bool
+
+
+def schedule(check: Check) -> Check:
+    """A value that passes ``check``, or a schedule of such values (:func:`check_schedule`)."""
+    return lambda name, value: check_schedule(name, value, check)
+
+
+def or_choice(check: Check, *allowed: str) -> Check:
+    return lambda name, value: check_or_choice(name, value, check, allowed)
 
 
 def optional(check: Check) -> Check:

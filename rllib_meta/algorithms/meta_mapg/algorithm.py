@@ -100,6 +100,13 @@ class MetaMAPG(MetaAlgorithm):
 
         return evaluate_checkpoints(paths, args)
 
+    @classmethod
+    def evaluate_options(cls, infos: list) -> dict[str, tuple[str, ...] | None]:
+        """The ``rllib evaluate`` options meta-testing reads, and the allowed splits."""
+        from rllib_meta.algorithms.meta_mapg.meta_test import evaluate_options
+
+        return evaluate_options(infos)
+
 
 class MetaPG(MetaMAPG):
     """Meta-PG (Al-Shedivat et al. 2018, as improved in paper 001 App. D.1): Meta-MAPG

@@ -26,6 +26,7 @@ from rllib_meta.evaluation.statistics import mean_and_ci95
 
 if TYPE_CHECKING:
     from rllib_meta.algorithms.meta_mapg.config import MetaMAPGConfig
+    from rllib_meta.evaluation.checkpoints import CheckpointInfo
 
 __all__ = [
     "AUC_DEFINITION",
@@ -504,6 +505,24 @@ def write_meta_test_report(
 # ---------------------------------------------------------------------------------------------
 # rllib evaluate
 # ---------------------------------------------------------------------------------------------
+
+
+def evaluate_options(infos: Sequence["CheckpointInfo"]) -> dict[str, tuple[str, ...] | None]:
+    """The ``rllib evaluate`` options meta-testing reads (None: any value of the flag's type):
+    ``--split`` takes the persona splits that every checkpoint's population has (``rps``
+    has no ``test_ood``)."""
+    import envs
+    from envs.matrix.personas import population_for_game
+
+    splits: tuple[str, ...] | None = None
+    for info in infos:
+        env = envs.make(info.config.env, **dict(info.config.env_config))
+        try:
+            names = tuple(population_for_game(env.game.name).splits)
+        finally:
+            env.close()
+        splits = names if splits is None else tuple(s for s in splits if s in names)
+    return {"split": splits, "seed": None, "output_dir": None}
 
 
 def evaluate_checkpoints(paths: list[str], args: argparse.Namespace) -> int:

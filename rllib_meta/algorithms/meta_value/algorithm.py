@@ -60,6 +60,14 @@ class LearningRuleAlgorithm(MetaAlgorithm):
 
         return evaluate_checkpoints(paths, args)
 
+    @classmethod
+    def evaluate_options(cls, infos: list) -> dict[str, tuple[str, ...] | None]:
+        """The ``rllib evaluate`` options these evaluations read: ``--seed`` only the IPD's
+        (its sampled panels); the Logistic Game's basins are exact."""
+        games = {info.config.env for info in infos}
+        seeded = {"seed": None} if "ipd_exact" in games else {}
+        return {"output_dir": None, **seeded}
+
 
 def _concatenate_pairs(key: str, arrays: list[np.ndarray]) -> np.ndarray:
     """Trajectories are ``(k + 1, B, ...)``; everything else is ``(B, ...)``."""

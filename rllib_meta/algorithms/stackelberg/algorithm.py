@@ -144,6 +144,11 @@ class StackelbergMeta(MetaAlgorithm):
 
         return evaluate_checkpoints(paths, args)
 
+    @classmethod
+    def evaluate_options(cls, infos: list) -> dict[str, tuple[str, ...] | None]:
+        """The exact verification reads only ``--output-dir`` (greedy pairs, no sampling)."""
+        return {"output_dir": None}
+
     # -- checkpoints -----------------------------------------------------------------------
 
     def get_state(self, *args, **kwargs) -> dict[str, Any]:
