@@ -33,6 +33,9 @@ FAULTS = "env_runner_faults"
 SHARES_REDISPATCHED = "shares_redispatched"  # shares sampled again after a runner failed
 RUNNER_FAILURES = "runner_failures"  # remote sampling calls that failed
 SHARE_STATES = "env_runner_share_states"  # the checkpointed share states
+# Updates the Learners skipped for a non-finite loss or gradient (FunctionalLearner).
+LEARNER_FAULTS = "learner_faults"
+NON_FINITE_SKIPPED = "non_finite_updates_skipped"
 
 logger = logging.getLogger(__name__)
 
@@ -168,12 +171,22 @@ class MetaAlgorithm(Algorithm):
 
     def update_on_learners(self, update: Callable[[Any], dict[str, float]]) -> dict[str, float]:
         """``update(learner)`` on every Learner, then the new weights to every EnvRunner.
-        Returns the first Learner's result (with several Learners, all take the same step)."""
-        results = self.learner_group.foreach_learner(update)
+        Returns the first Learner's result (with several Learners, all take the same step);
+        the optimizer steps it skipped for a non-finite loss or gradient are counted in
+        ``learner_faults/non_finite_updates_skipped``."""
+
+        def counted(learner) -> tuple[dict[str, float], int]:
+            before = learner.num_non_finite_updates_skipped
+            result = update(learner)
+            return result, learner.num_non_finite_updates_skipped - before
+
+        results = self.learner_group.foreach_learner(counted)
         self.env_runner_group.sync_weights(
             from_worker_or_learner_group=self.learner_group, inference_only=False
         )
-        return next(iter(results)).get()
+        result, skipped = next(iter(results)).get()
+        self.metrics.log_value((LEARNER_FAULTS, NON_FINITE_SKIPPED), skipped, reduce="lifetime_sum")
+        return result
 
     def log_results(self, group: str | tuple[str, ...], results: Mapping[str, float]) -> None:
         """Report every value of ``results`` under ``group`` (a key or a key path), as this

@@ -46,9 +46,9 @@ class Share:
         return total // self.count + (self.index < total % self.count)
 
     @classmethod
-    def home(cls, num_env_runners: int, worker_index: int) -> "Share":
+    def home(cls, num_env_runners: int, worker_index: int | None) -> "Share":
         """The share a runner samples by default: its own (the local runner's is share 0)."""
-        return cls(max(worker_index - 1, 0), max(num_env_runners, 1))
+        return cls(max((worker_index or 0) - 1, 0), max(num_env_runners, 1))
 
 
 class SamplingEnvRunner(EnvRunner, Checkpointable):
