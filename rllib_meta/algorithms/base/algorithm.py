@@ -17,6 +17,7 @@ which runner sampled which share.
 import copy
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ray.rllib.algorithms.algorithm import Algorithm
@@ -24,6 +25,7 @@ from ray.rllib.env.env_runner import EnvRunner
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from rllib_meta.algorithms.base.env_runner import Share
+from rllib_meta.evaluation.checkpoints import MANIFEST_FILE, MANIFEST_KEY, write_manifest
 
 Sample = TypeVar("Sample")
 ShareState = dict[str, Any]
@@ -202,6 +204,25 @@ class MetaAlgorithm(Algorithm):
         )
 
     # -- checkpoints -----------------------------------------------------------------------
+
+    def get_metadata(self) -> dict:
+        """RLlib's metadata (written first by a save), announcing the manifest written last:
+        a checkpoint that announces it and lacks it is incomplete."""
+        return {**super().get_metadata(), MANIFEST_KEY: MANIFEST_FILE}
+
+    def save_to_path(self, path=None, *, state=None, filesystem=None, use_msgpack=False) -> str:
+        """RLlib's save, then the manifest of every file written (sizes and SHA-256s), last,
+        so that ``rllib evaluate`` and trial folders can tell a complete checkpoint from a
+        damaged one (``rllib_meta.evaluation.checkpoints``). On a remote filesystem the
+        manifest is left out (the checkpoint is then checked by RLlib's layout alone)."""
+        saved = super().save_to_path(
+            path, state=state, filesystem=filesystem, use_msgpack=use_msgpack
+        )
+        if Path(saved).is_dir():
+            write_manifest(saved)
+        else:
+            logger.warning("Checkpoint %s is not on this machine: no manifest written.", saved)
+        return saved
 
     def get_state(self, components=None, *, not_components=None, **kwargs) -> dict:
         state = super().get_state(components, not_components=not_components, **kwargs)
