@@ -228,9 +228,10 @@ def output_directory(paths: Sequence[str | Path], output_dir: str | Path | None 
 
     A trial or experiment directory ``X`` gets ``X/evaluation/``; a checkpoint
     ``trial/checkpoint_000003`` gets ``trial/evaluation_checkpoint_000003/``, beside it: a
-    checkpoint itself stays untouched, since a folder written into it would change its
-    modification time, by which :func:`find_checkpoint` picks a trial's newest checkpoint,
-    and the name does not match the ``checkpoint_*`` globs that look for checkpoints.
+    checkpoint itself stays untouched (a folder written into it would change its
+    modification time, by which :func:`find_checkpoint` breaks ties of the checkpoint index,
+    and its manifest would not list it), and the name does not match the ``checkpoint_*``
+    globs that look for checkpoints.
     """
     if output_dir:
         return Path(output_dir)

@@ -114,9 +114,12 @@ def test_a_killed_env_runner_costs_no_data_and_does_not_change_a_seeded_run(ray_
         assert first[FAULTS] == {SHARES_REDISPATCHED: 0, RUNNER_FAILURES: 0}
         before = algorithm.get_state()
         _kill_first_runner(algorithm)
+        calls_before = len(sizes)
         after_kill = algorithm.train()
-        assert after_kill[FAULTS][SHARES_REDISPATCHED] == 1
+        # One failed call; the share is sampled away from its home runner in every call of
+        # this iteration (RLlib restores a runner before a training step, not during one).
         assert after_kill[FAULTS][RUNNER_FAILURES] == 1
+        assert after_kill[FAULTS][SHARES_REDISPATCHED] == len(sizes) - calls_before
         later = algorithm.train()  # training goes on
         # The same iteration again from the state before the kill (the runner is back or
         # still out of service: either way the share is sampled from the same state).

@@ -32,7 +32,8 @@ ShareState = dict[str, Any]
 
 # Metrics of the dispatch (lifetime totals, under this key of every training result).
 FAULTS = "env_runner_faults"
-SHARES_REDISPATCHED = "shares_redispatched"  # shares sampled again after a runner failed
+# Shares not sampled by their home runner (it failed during the call, or was out of service).
+SHARES_REDISPATCHED = "shares_redispatched"
 RUNNER_FAILURES = "runner_failures"  # remote sampling calls that failed
 SHARE_STATES = "env_runner_share_states"  # the checkpointed share states
 # Updates the Learners skipped for a non-finite loss or gradient (FunctionalLearner).
@@ -70,13 +71,14 @@ class MetaAlgorithm(Algorithm):
         A share whose runner fails (the call raises; RLlib marks the runner unhealthy when
         failures are tolerated, else the error ends the step as in RLlib) is sampled again,
         from the share's state before the failed call, by a healthy remote runner, or by the
-        local one when none is left; the failures and the re-dispatched shares are counted
-        in the ``env_runner_faults`` metrics.
+        local one when none is left (as is a share whose runner is out of service, until
+        RLlib has restored it); the failed calls and the shares sampled away from their home
+        runner are counted in the ``env_runner_faults`` metrics.
         """
         group = self.env_runner_group
         num_runners = group.num_remote_env_runners()
-        self._log_faults(0, 0)  # every result reports the counters, failures or not
         if num_runners == 0:
+            self._log_faults(0, 0)  # every result reports the counters, failures or not
             self.env_runner.share = Share(0, 1)
             return [sample(self.env_runner)]
         count = num_runners if num_shares is None else num_shares
@@ -85,7 +87,8 @@ class MetaAlgorithm(Algorithm):
                 f"num_shares={count}: must be in [1, {num_runners}] (the remote EnvRunners)."
             )
         results: dict[int, Sample] = {}
-        pending, home = list(range(count)), True
+        sampled_by: dict[int, int] = {}  # share -> the runner that sampled it (0: local)
+        pending, home, failures = list(range(count)), True, 0
         for _ in range(num_runners + 1):  # each failing round takes a runner out of service
             healthy = group.healthy_env_runner_ids()
             if not pending or not healthy:
@@ -93,8 +96,11 @@ class MetaAlgorithm(Algorithm):
             plan = _assign(pending, healthy, home)
             self._run_remote(plan, count, sample, results)
             lost = [index for index in pending if index not in results]
+            for runner, shares in plan.items():
+                sampled_by.update((index, runner) for index in shares if index in results)
             if lost:
                 failed = [runner for runner, shares in plan.items() if set(shares) & set(lost)]
+                failures += len(failed)
                 logger.warning(
                     "EnvRunner(s) %s failed while sampling share(s) %s of %d; sampling them "
                     "again on the healthy runners.",
@@ -102,11 +108,13 @@ class MetaAlgorithm(Algorithm):
                     lost,
                     count,
                 )
-                self._log_faults(len(lost), len(failed))
             pending, home = lost, False
         if pending:
             logger.warning("No healthy remote EnvRunner: the local one samples shares %s.", pending)
             self._run_local(pending, count, sample, results)
+            sampled_by.update((index, 0) for index in pending)
+        away = sum(runner != index + 1 for index, runner in sampled_by.items())
+        self._log_faults(away, failures)
         return [results[index] for index in range(count)]
 
     def _run_remote(
