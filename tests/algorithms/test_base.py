@@ -178,3 +178,22 @@ def test_or_choice_takes_the_strings_or_what_the_check_takes():
     for bad in (0, "Auto", 2.5):
         with pytest.raises(ValueError, match=r"must be an integer >= 1, got .* \(or 'auto'\)\.$"):
             check("rollout_fragment_length", bad)
+
+
+@pytest.mark.parametrize(("total", "count"), [(1, 2), (5, 2), (7, 3), (4, 4), (9, 1)])
+def test_shares_add_up_and_keep_the_old_split_by_worker(total, count):
+    from rllib_meta.algorithms.base.env_runner import Share, share_of
+
+    parts = [Share(index, count).of(total) for index in range(count)]
+    assert sum(parts) == total and max(parts) - min(parts) <= 1
+    assert parts == [share_of(total, count, worker) for worker in range(1, count + 1)]
+    assert Share.home(0, 0) == Share.home(0, None) == Share(0, 1)
+
+
+def test_lost_shares_are_dealt_over_the_healthy_runners():
+    from rllib_meta.algorithms.base.algorithm import _assign
+
+    # First round: each share on its home runner; runner 2 out of service.
+    assert _assign([0, 1, 2], [1, 3], home=True) == {1: [0, 1], 3: [2]}
+    # Retries go round-robin over the healthy runners, home or not.
+    assert _assign([0, 2], [2, 3], home=False) == {2: [0], 3: [2]}

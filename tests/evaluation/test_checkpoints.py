@@ -15,16 +15,27 @@ from rllib_meta.evaluation.checkpoints import (
 )
 
 
+def fake_checkpoint(checkpoint: Path, iteration: int) -> Path:
+    """The files of RLlib's checkpoint layout that the completeness check reads (an
+    algorithm's folder and its learner_group/), with ``iteration`` in the algorithm state."""
+    for folder, state_name, metadata in (
+        (checkpoint, "algorithm_state.pkl", "rllib_checkpoint.json"),
+        (checkpoint / "learner_group", "state.pkl", "metadata.json"),
+    ):
+        folder.mkdir(parents=True)
+        (folder / CTOR_FILE).write_bytes(pickle.dumps({"class": None}))
+        (folder / metadata).write_text("{}")
+        with open(folder / state_name, "wb") as file:
+            pickle.dump({"training_iteration": iteration}, file)
+    return checkpoint
+
+
 def fake_trial(trial, aucs_by_iteration, checkpoint_iterations):
     trial.mkdir(parents=True)
     rows = [{"training_iteration": i, "validation": {"auc": a}} for i, a in aucs_by_iteration]
     (trial / "result.json").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     for index, iteration in enumerate(checkpoint_iterations):
-        checkpoint = trial / f"checkpoint_{index:06d}"
-        checkpoint.mkdir()
-        (checkpoint / CTOR_FILE).write_bytes(b"")
-        with open(checkpoint / "algorithm_state.pkl", "wb") as file:
-            pickle.dump({"training_iteration": iteration}, file)
+        fake_checkpoint(trial / f"checkpoint_{index:06d}", iteration)
     return trial
 
 

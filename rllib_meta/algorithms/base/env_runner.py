@@ -2,9 +2,17 @@
 RLModule built from its spaces, a seed, the random generators and lifetime step count that a
 checkpoint must carry, and the RLlib plumbing around them. The subclasses sample by their own
 methods (chains, optimisation trajectories, episodes of one phase) instead of RLlib's episode
-loop."""
+loop.
+
+The work of one sampling call is split into shares (:class:`Share`): a runner samples the share
+it is given (``self.share``), and what the share carries from one call to the next (the
+generators' states and :meth:`SamplingEnvRunner.sampler_state`) travels with the share
+(:meth:`SamplingEnvRunner.sample_share`), so any runner can sample any share and get the same
+data (see ``MetaAlgorithm.sample_on_runners``)."""
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -23,6 +31,26 @@ RNG_STATE = "rng_state"
 SAMPLER_STATE = "sampler_state"
 
 
+@dataclass(frozen=True)
+class Share:
+    """Share ``index`` of ``count`` of one sampling call's work (chains, policy pairs,
+    episodes). Share ``k``'s home is remote EnvRunner ``k + 1`` (the local runner, when there
+    are no remote ones, holds the only share), but any runner may be given it."""
+
+    index: int
+    count: int
+
+    def of(self, total: int) -> int:
+        """This share's part of ``total`` items: ``total // count``, one more for the first
+        ``total % count`` shares (so the parts add up to ``total``)."""
+        return total // self.count + (self.index < total % self.count)
+
+    @classmethod
+    def home(cls, num_env_runners: int, worker_index: int | None) -> "Share":
+        """The share a runner samples by default: its own (the local runner's is share 0)."""
+        return cls(max((worker_index or 0) - 1, 0), max(num_env_runners, 1))
+
+
 class SamplingEnvRunner(EnvRunner, Checkpointable):
     """Builds ``self.env`` (``config.env`` with ``config.env_config``) and ``self.module``
     (the default module, on player 0's spaces); ``self.seed`` is the runner's seed (fresh
@@ -32,7 +60,10 @@ class SamplingEnvRunner(EnvRunner, Checkpointable):
     Checkpoints hold the module's weights, ``num_env_steps_sampled_lifetime``, the state of
     every generator named in ``RANDOM_GENERATORS`` (``torch.Generator`` or numpy
     ``Generator`` attributes) and what :meth:`sampler_state` returns, so that a restored
-    runner continues exactly where the saved one was.
+    runner continues exactly where the saved one was. The same state without the weights is
+    a share's state (:meth:`share_state`): a subclass sizes its work by ``self.share`` (never
+    by ``worker_index``) and keeps everything a share carries between calls in those
+    generators and in :meth:`sampler_state`.
     """
 
     RANDOM_GENERATORS: ClassVar[tuple[str, ...]] = ()
@@ -45,6 +76,7 @@ class SamplingEnvRunner(EnvRunner, Checkpointable):
         self.module = spec.build()
         self.seed = self._seed if self._seed is not None else _fresh_seed()
         self.num_env_steps_sampled_lifetime = 0
+        self.share = Share.home(config.num_env_runners, self.worker_index)
 
     def get_spaces(self) -> dict[str, tuple[gym.Space, gym.Space]]:
         spaces = (self.env.observation_space("player_0"), self.env.action_space("player_0"))
@@ -59,13 +91,40 @@ class SamplingEnvRunner(EnvRunner, Checkpointable):
     def load_sampler_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`sampler_state` returned (override with it)."""
 
-    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict[str, Any]:
+    def share_state(self) -> dict[str, Any]:
+        """What the share being sampled carries to its next call: the generators' states
+        and :meth:`sampler_state`."""
         return {
-            COMPONENT_RL_MODULE: {DEFAULT_MODULE_ID: self.module.get_state()},
             RNG_STATE: {
                 name: _generator_state(getattr(self, name)) for name in self.RANDOM_GENERATORS
             },
             SAMPLER_STATE: self.sampler_state(),
+        }
+
+    def load_share_state(self, state: dict[str, Any]) -> None:
+        """Continue the share whose :meth:`share_state` this is."""
+        for name, saved in state[RNG_STATE].items():
+            _set_generator_state(getattr(self, name), saved)
+        self.load_sampler_state(state[SAMPLER_STATE])
+
+    def sample_share(
+        self,
+        share: Share,
+        state: dict[str, Any] | None,
+        sample: Callable[["SamplingEnvRunner"], Any],
+    ) -> tuple[Any, dict[str, Any]]:
+        """``sample(self)`` on ``share``, continued from its ``state`` (None: from this
+        runner's own, as the share's home runner does on its first call); returns the
+        result and the share's state after it."""
+        self.share = share
+        if state is not None:
+            self.load_share_state(state)
+        return sample(self), self.share_state()
+
+    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict[str, Any]:
+        return {
+            COMPONENT_RL_MODULE: {DEFAULT_MODULE_ID: self.module.get_state()},
+            **self.share_state(),
             NUM_ENV_STEPS_SAMPLED_LIFETIME: self.num_env_steps_sampled_lifetime,
         }
 
@@ -126,9 +185,10 @@ def _set_generator_state(generator: torch.Generator | np.random.Generator, state
 
 
 def share_of(total: int, runners: int, worker_index: int) -> int:
-    """EnvRunner ``worker_index``'s share of ``total`` items (chains, policy pairs,
-    episodes); the local runner, index 0, takes everything when there are no remote runners."""
-    if runners == 0:
-        return total
-    index = worker_index - 1
-    return total // runners + (index < total % runners)
+    """EnvRunner ``worker_index``'s home share of ``total`` items (the local runner, index 0,
+    takes everything when there are no remote runners).
+
+    Kept for runners written before shares: inside a runner use ``self.share.of(total)``
+    instead, which is also right for a share re-dispatched from a failed runner (this is
+    the home share's size, whichever share the runner was handed)."""
+    return Share.home(runners, worker_index).of(total)

@@ -10,8 +10,16 @@ inside ``Learner.update()``; a Learner that bypasses it and calls ``apply_gradie
 silently ignores ``grad_clip``. :meth:`FunctionalLearner.apply_parameter_gradients` is the one
 step all of them take instead: clear every gradient, RLlib's ``postprocess_gradients`` (per
 optimizer, as ``update()`` would), then ``apply_gradients``.
+
+A non-finite loss or gradient (NaN, inf: a diverged value estimate, a log of zero) is not
+applied: Adam's moment estimates would hold the NaN forever and every later step would write it
+into the weights. That step is skipped with a warning, weights and optimizer states untouched,
+and counted (``num_non_finite_updates_skipped``; ``MetaAlgorithm.update_on_learners`` reports
+it as ``learner_faults/non_finite_updates_skipped``). This is a deviation from the papers, which
+do not say what to do with a non-finite update.
 """
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from typing import ClassVar
@@ -19,6 +27,8 @@ from typing import ClassVar
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+
+logger = logging.getLogger(__name__)
 
 
 def unwrap(module: torch.nn.Module) -> torch.nn.Module:
@@ -34,6 +44,11 @@ class FunctionalLearner(TorchLearner):
     # The update method(s) the algorithm calls, and what they learn from: for the refusal.
     UPDATE_METHODS: ClassVar[str] = ""
     LEARNS_FROM: ClassVar[str] = ""
+
+    # Optimizer steps skipped for a non-finite loss or gradient (see the module docstring),
+    # and whether the last step was one of them.
+    num_non_finite_updates_skipped: int = 0
+    last_update_skipped: bool = False
 
     def build(self) -> None:
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -55,7 +70,17 @@ class FunctionalLearner(TorchLearner):
     ) -> dict[torch.nn.Parameter, torch.Tensor]:
         """One optimizer step on ``gradients`` (parameter -> gradient), post-processed as
         RLlib's ``update()`` would (``grad_clip`` per optimizer). Parameters left out get no
-        gradient, so their optimizers leave them as they are. Returns the gradients applied."""
+        gradient, so their optimizers leave them as they are. Returns the gradients applied;
+        a step with a non-finite gradient is skipped (module docstring) and returns the
+        gradients as given."""
+        bad = [i for i, grad in enumerate(gradients.values()) if not torch.isfinite(grad).all()]
+        if bad:
+            return self._skip(
+                f"non-finite gradient for {len(bad)} of {len(gradients)} "
+                f"parameter tensors (first: #{bad[0]})",
+                dict(gradients),
+            )
+        self.last_update_skipped = False
         for optimizer in self._optimizer_parameters:
             optimizer.zero_grad(set_to_none=True)
         refs = {self.get_param_ref(param): param for param in gradients}
@@ -69,12 +94,29 @@ class FunctionalLearner(TorchLearner):
         self, loss: torch.Tensor, params: Iterable[torch.nn.Parameter]
     ) -> dict[torch.nn.Parameter, torch.Tensor]:
         """Descend ``loss`` by one optimizer step on ``params`` (the others stay as they
-        are); returns the gradients applied (after clipping)."""
+        are); returns the gradients applied (after clipping). A non-finite ``loss`` skips
+        the step (module docstring) and returns no gradients."""
         params = list(params)
+        if not torch.isfinite(loss).all():
+            return self._skip(f"non-finite loss {float(loss.detach().sum())}", {})
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         return self.apply_parameter_gradients(
             {p: torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)}
         )
+
+    def _skip(
+        self, reason: str, gradients: dict[torch.nn.Parameter, torch.Tensor]
+    ) -> dict[torch.nn.Parameter, torch.Tensor]:
+        self.num_non_finite_updates_skipped += 1
+        self.last_update_skipped = True
+        logger.warning(
+            "%s: %s; this update is skipped (weights and optimizer state unchanged; %d "
+            "skipped so far).",
+            type(self).__name__,
+            reason,
+            self.num_non_finite_updates_skipped,
+        )
+        return gradients
 
 
 def global_norm(gradients: Iterable[torch.Tensor]) -> float:

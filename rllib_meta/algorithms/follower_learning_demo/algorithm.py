@@ -58,7 +58,8 @@ class FollowerLearningDemo(MetaAlgorithm):
         return FollowerLearningDemoConfig(algo_class=cls)
 
     def training_step(self) -> None:
-        (batch,) = self.sample_on_runners(lambda runner: runner.sample())
+        # One share: there is one follower, whose Q-table the share carries.
+        (batch,) = self.sample_on_runners(lambda runner: runner.sample(), num_shares=1)
         result = self.update_on_learners(lambda learner: learner.update_from_plays(batch))
         self._log(batch, result)
 

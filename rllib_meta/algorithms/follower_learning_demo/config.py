@@ -49,11 +49,3 @@ class FollowerLearningDemoConfig(MetaAlgorithmConfig):
         ),
         "leader_batch_size": Setting(100, integer(1), "fresh plays of 'after_learning'"),
     }
-
-    def validate(self) -> None:
-        super().validate()
-        if self.num_env_runners != 0:
-            raise ValueError(
-                f"num_env_runners={self.num_env_runners}: the demo has one follower, which "
-                "lives in the local EnvRunner; use num_env_runners 0."
-            )

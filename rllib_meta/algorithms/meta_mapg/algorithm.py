@@ -14,7 +14,6 @@ import math
 import numpy as np
 
 from rllib_meta.algorithms.base.algorithm import MetaAlgorithm
-from rllib_meta.algorithms.base.env_runner import share_of
 from rllib_meta.algorithms.meta_mapg.config import MetaMAPGConfig
 from rllib_meta.algorithms.meta_mapg.meta_test import auc
 
@@ -48,15 +47,12 @@ class MetaMAPG(MetaAlgorithm):
             self.log_results(VALIDATION, self._last_validation)
 
     def _sample_training_chains(self) -> list[dict]:
-        """``chains_per_iteration`` chains, split over the sampling EnvRunners."""
+        """``chains_per_iteration`` chains, split into shares over the sampling EnvRunners."""
         total, split = self.config.chains_per_iteration, self.config.train_split
-        runners = self.num_sampling_runners
-        per_runner = self.sample_on_runners(
-            lambda runner: runner.sample_chains(
-                share_of(total, runners, runner.worker_index), split
-            )
+        per_share = self.sample_on_runners(
+            lambda runner: runner.sample_chains(runner.share.of(total), split)
         )
-        return [record for records in per_runner for record in records]
+        return [record for records in per_share for record in records]
 
     def _log_learner_results(self, results: dict) -> None:
         rates = results.pop("inner_learning_rates")

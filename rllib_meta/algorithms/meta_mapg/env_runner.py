@@ -134,5 +134,6 @@ class MetaMAPGEnvRunner(SamplingEnvRunner):
         }
 
     def sample(self, **kwargs) -> list[dict[str, Any]]:
-        """RLlib's generic entry point: one iteration's share of training chains."""
-        return self.sample_chains(self.config.chains_per_iteration, self.config.train_split)
+        """RLlib's generic entry point: this runner's share of one iteration's chains."""
+        chains = self.share.of(self.config.chains_per_iteration)
+        return self.sample_chains(chains, self.config.train_split)

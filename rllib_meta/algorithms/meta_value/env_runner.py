@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner, share_of
+from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner
 from rllib_meta.core.learning_rules import learning_step
 from rllib_meta.core.rule_fields import RuleSpec, meta_value_field, rule_field
 
@@ -48,9 +48,13 @@ class PolicyPairEnvRunner(SamplingEnvRunner):
         super().__init__(config=config, **kwargs)
         self.game = self.env.game
         self.rule = RuleSpec(config.rule, float(config.lookahead_rate), int(config.hola_order))
-        self.num_pairs = share_of(config.policy_pairs, config.num_env_runners, self.worker_index)
         self.generator = torch.Generator().manual_seed(self.seed)
         self.pairs = self._restart()
+
+    @property
+    def num_pairs(self) -> int:
+        """The policy pairs of the share being sampled (``self.share``)."""
+        return self.share.of(self.config.policy_pairs)
 
     # -- trajectories ----------------------------------------------------------------------
 

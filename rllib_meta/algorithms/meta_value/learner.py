@@ -58,7 +58,8 @@ class LearningRuleLearner(FunctionalLearner):
         else:
             return {}
         self.step_on_loss(loss, self.rule_module.model.parameters())
-        self.rule_module.update_target(self.config.target_inertia)
+        if not self.last_update_skipped:  # a skipped update changes nothing
+            self.rule_module.update_target(self.config.target_inertia)
         return {"loss": float(loss.detach())}
 
     def meta_value_loss(self, states: torch.Tensor, gamma: torch.Tensor, batch) -> torch.Tensor:

@@ -29,7 +29,7 @@ import torch
 
 from envs.matrix.batched import BatchedIteratedMatrixGame
 from envs.matrix.stackelberg import FOLLOWER, LEADER, memory_one_policies, policy_index
-from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner, share_of
+from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner
 from rllib_meta.algorithms.stackelberg.rl_module import NUM_CONTEXTS
 
 PRETRAINING, LEADER_TRAINING, VERIFICATION = "pretraining", "leader_training", "verification"
@@ -63,7 +63,7 @@ class StackelbergEnvRunner(SamplingEnvRunner):
 
     @torch.no_grad()
     def sample(self, *, phase: str, **kwargs) -> dict[str, np.ndarray]:
-        """The episodes of one iteration of ``phase`` (this runner's share of them)."""
+        """The episodes of one iteration of ``phase`` (the share ``self.share`` of them)."""
         config = self.config
         if phase == LEADER_TRAINING:
             count = self._share(config.leader_episodes_per_iteration)
@@ -80,7 +80,7 @@ class StackelbergEnvRunner(SamplingEnvRunner):
         return self._play(answers, self._sampling_follower(answers))
 
     def _share(self, total: int) -> int:
-        return share_of(total, self.config.num_env_runners, self.worker_index)
+        return self.share.of(total)
 
     # -- the leader's answers (the context query) ------------------------------------------
 

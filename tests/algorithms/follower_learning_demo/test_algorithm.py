@@ -151,7 +151,6 @@ def test_rllib_train_file_runs_the_grid(ray_instance, tmp_path, capsys):
             r"leader_batch must be one of \['follower_learning', 'after_learning'\], got 'after'",
         ),
         ({"follower_episodes": 0}, r"follower_episodes must be an integer >= 1, got 0"),
-        ({"num_env_runners": 2}, r"num_env_runners=2"),
         ({"env": "ipd"}, r"env must be one of \['battle_of_sexes'\], got 'ipd'"),
     ],
 )
