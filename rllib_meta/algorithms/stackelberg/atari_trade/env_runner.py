@@ -181,15 +181,16 @@ class StackelbergAtariTradeEnvRunner(SamplingEnvRunner):
             observation = torch.from_numpy(observations[SELLER]).unsqueeze(0)
             ship_actions, log_probs, values, masks = [], [], [], []
             for role in ROLES:
-                mask = torch.from_numpy(infos[AGENT_OF[role]]["action_mask"][0].astype(np.int64))
-                logits, value = module.ship_outputs(role, observation, mask.unsqueeze(0))
-                distribution = torch.distributions.Categorical(logits=logits[0])
-                probabilities = distribution.probs
-                action = int(torch.multinomial(probabilities, 1, generator=self.generator))
+                mask = infos[AGENT_OF[role]]["action_mask"][0]
+                logits, value = module.ship_outputs(
+                    role, observation, torch.tensor(mask).unsqueeze(0)
+                )
+                log_pi = torch.log_softmax(logits[0], dim=-1)
+                action = int(torch.multinomial(log_pi.exp(), 1, generator=self.generator))
                 ship_actions.append(action)
-                log_probs.append(float(distribution.log_prob(torch.tensor(action))))
+                log_probs.append(float(log_pi[action]))
                 values.append(float(value[0]))
-                masks.append(mask.numpy())
+                masks.append(mask)
             trade = rule.actions(infos)
             actions = {AGENT_OF[r]: (ship_actions[i], trade[i]) for i, r in enumerate(ROLES)}
             next_observations, rewards, _, _, infos = env.step(actions)
