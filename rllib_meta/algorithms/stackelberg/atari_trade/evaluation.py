@@ -137,9 +137,10 @@ def checkpoint_report(path: str, episodes: int, seed: int) -> dict[str, Any]:
             "buyer_gain": optimum.buyer_gain,
         },
         "learned": {
+            **trade_report(leader, answers, follower, values, config.ties),
+            # In words (trade_report has them as numbers: leader_context, follower_response).
             "leader_policy": describe_policy(leader, leader_answers),
             "follower_response": describe_response(leader, leader_answers, response),
-            **trade_report(leader, answers, follower, values, config.ties),
         },
         "real_env": {
             "seller_action": seller_action,
@@ -201,6 +202,8 @@ CURVES = (
     "gameplay_buyer_return",
     "sampled_seller_value",
     "sampled_buyer_value",
+    "seller_return",
+    "buyer_return",
     "sampled_price",
     "trade_price",
     "optimum_price",
@@ -246,6 +249,8 @@ def plot_training(rows: list[dict[str, Any]], path: Path) -> Path:
             ("gameplay_buyer_return", "--", 0, "buyer"),
             ("sampled_seller_value", "-", 1, "seller"),
             ("sampled_buyer_value", "--", 1, "buyer"),
+            ("seller_return", ":", 1, "seller, greedy pair"),
+            ("buyer_return", "-.", 1, "buyer, greedy pair"),
             ("sampled_price", "-", 2, "sampled"),
             ("trade_price", ":", 2, "greedy"),
         ):
