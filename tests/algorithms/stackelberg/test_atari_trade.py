@@ -285,3 +285,17 @@ def test_rllib_train_and_evaluate_print_the_equilibrium_table(ray_instance, tmp_
     assert report["optimum"]["price"] == optimum.price
     assert report["real_env"]["episodes"] == 1
     assert report["learned"]["leader_policy"].startswith(("keep", "offer"))
+
+
+def test_phase_0_reads_frame_observations_with_the_convolutional_ship_heads(ray_instance):
+    env_config = {**tiny_configs.STACKELBERG_ATARI_TRADE_ENV_CONFIG, "obs_type": "frames"}
+    config = _config(gameplay_iterations=1).environment("atari_trade", env_config=env_config)
+    algorithm = config.build_algo()
+    try:
+        batch = algorithm.env_runner.sample(phase=GAMEPLAY)
+        assert batch["observations"].dtype == np.uint8  # kept compact, exact to 1/255
+        assert batch["observations"].shape[1:] == (84, 84, 12)
+        result = algorithm.train()["stackelberg"]
+        assert result["phase"] == 0.0 and np.isfinite(result["seller_policy_loss"])
+    finally:
+        algorithm.stop()

@@ -22,8 +22,6 @@ follower (leader training), the leader's greedy answers (verification).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
@@ -306,11 +304,6 @@ class StackelbergAtariTradeEnvRunner(SamplingEnvRunner):
         if values not in self._outcomes:
             self._outcomes = {values: outcome_table(self.leader, *values)}
         return self._outcomes[values]
-
-    # -- checkpoints -----------------------------------------------------------------------
-
-    def sampler_state(self) -> dict[str, Any]:
-        return {}
 
 
 def _compact(observation: np.ndarray) -> np.ndarray:
