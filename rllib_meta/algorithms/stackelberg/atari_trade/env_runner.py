@@ -22,6 +22,7 @@ follower (leader training), the leader's greedy answers (verification).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
