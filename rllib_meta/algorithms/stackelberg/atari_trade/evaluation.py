@@ -118,35 +118,42 @@ def checkpoint_report(path: str, episodes: int, seed: int) -> dict[str, Any]:
         iteration = algorithm.training_iteration
     finally:
         algorithm.stop()
-    optimum = optimal_trade(leader, *values, ties=config.ties)
     leader_answers = [int(a) for a in answers]
     response = int(follower[int(context_of(leader, answers))])
-    return {
+    row = {
         "checkpoint": str(info.path),
         "training_iteration": iteration,
         "leader": leader,
         "bullet_values": list(values),
         "trained_bullet_values": list(trained_values) if trained_values else None,
-        "optimum": {
-            "price": optimum.price,
-            "seller_offer": optimum.seller_offer,
-            "buyer_accepts": list(optimum.buyer_accepts),
-            "leader_value": role_values(leader, optimum)[0],
-            "follower_value": role_values(leader, optimum)[1],
-            "seller_gain": optimum.seller_gain,
-            "buyer_gain": optimum.buyer_gain,
-        },
-        "learned": {
-            **trade_report(leader, answers, follower, values, config.ties),
-            # In words (trade_report has them as numbers: leader_context, follower_response).
-            "leader_policy": describe_policy(leader, leader_answers),
-            "follower_response": describe_response(leader, leader_answers, response),
-        },
+        # In words (the reports below have them as numbers: leader_context, follower_response).
+        "leader_policy": describe_policy(leader, leader_answers),
+        "follower_policy": describe_response(leader, leader_answers, response),
         "real_env": {
             "seller_action": seller_action,
             "buyer_accepts": buyer_accepts,
             **realised(real, values[0]),
         },
+    }
+    # The exact check on the values measured now and on those the trade phases played on.
+    for suffix, on in (("", values), ("_trained", trained_values)):
+        if on is not None:
+            row[f"optimum{suffix}"] = optimum_report(leader, on, config.ties)
+            row[f"learned{suffix}"] = trade_report(leader, answers, follower, on, config.ties)
+    return row
+
+
+def optimum_report(leader: str, values: tuple[float, float], ties: str) -> dict[str, Any]:
+    """The leader's optimal trade on ``values`` and its per-bullet split."""
+    optimum = optimal_trade(leader, *values, ties=ties)
+    return {
+        "price": optimum.price,
+        "seller_offer": optimum.seller_offer,
+        "buyer_accepts": list(optimum.buyer_accepts),
+        "leader_value": role_values(leader, optimum)[0],
+        "follower_value": role_values(leader, optimum)[1],
+        "seller_gain": optimum.seller_gain,
+        "buyer_gain": optimum.buyer_gain,
     }
 
 
@@ -159,32 +166,38 @@ def _price(value: float | None) -> str:
 
 
 def format_reports(rows: list[dict[str, Any]]) -> str:
-    """One block per checkpoint: values, optimum, learned pair, real-env check."""
+    """One block per checkpoint: the values, the optimum and the learned pair on them (measured
+    now, and as trained on), the real-env check."""
     lines = []
     for row in rows:
-        optimum, learned, real = row["optimum"], row["learned"], row["real_env"]
-        v_seller, v_buyer = row["bullet_values"]
-        trained = row["trained_bullet_values"]
-        trained_text = f"{trained[0]:.4f} / {trained[1]:.4f}" if trained else "-"
+        real = row["real_env"]
         lines += [
             f"{row['checkpoint']} (iteration {row['training_iteration']}), leader: {row['leader']}",
-            f"  per-bullet values v_seller / v_buyer: {v_seller:.4f} / {v_buyer:.4f} "
-            f"(training measured {trained_text})",
-            "                     price   leader / follower per bullet   seller / buyer gain",
-            f"  optimum            {_price(optimum['price']):<6}  "
-            f"{optimum['leader_value']:7.4f} / {optimum['follower_value']:<7.4f}              "
-            f"{optimum['seller_gain']:7.4f} / {optimum['buyer_gain']:.4f}",
-            f"  learned (values)   {_price(learned['trade_price']):<6}  "
-            f"{learned['leader_return']:7.4f} / {learned['follower_return']:<7.4f}              "
-            f"{learned['seller_gain']:7.4f} / {learned['buyer_gain']:.4f}",
-            f"  real env           {_price(real['mean_price']):<6}  "
-            f"{_by_role(row, real)}              "
-            f"{real['seller_gain_per_bullet']:7.4f} / {real['buyer_gain_per_bullet']:.4f}",
-            f"  leader policy: {learned['leader_policy']}; follower response: "
-            f"{learned['follower_response']}; follower regret mean / max "
-            f"{learned['follower_regret_mean']:.4f} / {learned['follower_regret_max']:.4f}",
-            f"  real env: {real['episodes']} episodes, {real['trades_per_episode']:.2f} trades and "
-            f"{real['bullets_disposed_per_episode']:.2f} bullets disposed per episode",
+            f"  learned: leader {row['leader_policy']}; follower {row['follower_policy']}",
+            "  values v_seller / v_buyer          price   leader / follower per bullet"
+            "   seller / buyer gain",
+        ]
+        for suffix, name in (("", "measured now"), ("_trained", "trained on")):
+            if f"optimum{suffix}" not in row:
+                continue
+            optimum, learned = row[f"optimum{suffix}"], row[f"learned{suffix}"]
+            values = f"{learned['v_seller']:.4f} / {learned['v_buyer']:.4f}"
+            lines += [
+                f"  {name:<13} {values}  optimum {_price(optimum['price']):<6} "
+                f"{optimum['leader_value']:7.4f} / {optimum['follower_value']:<7.4f}    "
+                f"{optimum['seller_gain']:7.4f} / {optimum['buyer_gain']:.4f}",
+                f"  {'':<13} {'':<15}  learned {_price(learned['trade_price']):<6} "
+                f"{learned['leader_return']:7.4f} / {learned['follower_return']:<7.4f}    "
+                f"{learned['seller_gain']:7.4f} / {learned['buyer_gain']:.4f}"
+                f"   (follower regret mean / max {learned['follower_regret_mean']:.4f} / "
+                f"{learned['follower_regret_max']:.4f})",
+            ]
+        lines += [
+            f"  real env, {real['episodes']} episodes: {real['trades_per_episode']:.2f} trades "
+            f"at mean price {_price(real['mean_price'])} and "
+            f"{real['bullets_disposed_per_episode']:.2f} bullets disposed per episode; per "
+            f"bullet leader / follower {_by_role(row, real)}, gains seller / buyer "
+            f"{real['seller_gain_per_bullet']:.4f} / {real['buyer_gain_per_bullet']:.4f}",
         ]
     return "\n".join(lines)
 
@@ -192,7 +205,7 @@ def format_reports(rows: list[dict[str, Any]]) -> str:
 def _by_role(row: dict[str, Any], real: dict[str, float]) -> str:
     seller, buyer = real["seller_per_bullet"], real["buyer_per_bullet"]
     leader, follower = (seller, buyer) if row["leader"] == "seller" else (buyer, seller)
-    return f"{leader:7.4f} / {follower:<7.4f}"
+    return f"{leader:.4f} / {follower:.4f}"
 
 
 # -- the Fig. 2-style plot ---------------------------------------------------------------------
@@ -257,7 +270,7 @@ def plot_training(rows: list[dict[str, Any]], path: Path) -> Path:
             if curves[name]:
                 x, y = zip(*curves[name], strict=True)
                 panels[panel].plot(x, y, style, color=colour, label=f"{label}: {who}")
-        price = row["optimum"]["price"]
+        price = row.get("optimum_trained", row["optimum"])["price"]
         if price is not None:
             panels[2].axhline(
                 price, color=colour, linestyle="-.", alpha=0.6, label=f"{label}: optimum {price:g}"
