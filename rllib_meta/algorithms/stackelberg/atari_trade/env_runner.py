@@ -22,6 +22,7 @@ follower (leader training), the leader's greedy answers (verification).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,6 +46,8 @@ from rllib_meta.algorithms.stackelberg.env_runner import LEADER_TRAINING, PRETRA
 GAMEPLAY = "gameplay"
 AGENT_OF = {"seller": SELLER, "buyer": BUYER}
 OFFER_AT_ZERO = 1  # the seller's trade action offering at PRICES[0] = 0
+EPISODES_PLAYED = "episodes_played"
+EPISODE_SEED_STRIDE = 1_000_003  # a prime step between the seeds of consecutive episodes
 
 
 class TradeRule:
@@ -137,9 +140,20 @@ class StackelbergAtariTradeEnvRunner(SamplingEnvRunner):
         self.leader = config.leader
         self.shapes = ROLE_SHAPES[self.leader]
         self.kill_rewards = self.env.kill_rewards
-        self._seeded = False
+        self.episodes_played = 0  # seeds the next episode (see episode_seed), checkpointed
         self._prices = price_table(self.leader)
         self._outcomes: dict[tuple[float, float], torch.Tensor] = {}
+
+    def episode_seed(self) -> int:
+        """Every real episode is seeded (emulator and bullet arrivals) from the runner's seed
+        and the episodes played, so a restored checkpoint replays the same games."""
+        return int((self.seed + EPISODE_SEED_STRIDE * self.episodes_played) % 2**31)
+
+    def sampler_state(self) -> dict[str, Any]:
+        return {EPISODES_PLAYED: self.episodes_played}
+
+    def load_sampler_state(self, state: dict[str, Any]) -> None:
+        self.episodes_played = int(state.get(EPISODES_PLAYED, self.episodes_played))
 
     def get_spaces(self):
         spaces = (self.env.observation_space(SELLER), self.env.action_space(SELLER))
@@ -171,9 +185,8 @@ class StackelbergAtariTradeEnvRunner(SamplingEnvRunner):
         the steps of both ships are appended to its lists (observations, masks, actions,
         log-probabilities, values, kill rewards)."""
         env, module = self.env, self.module
-        seed = None if self._seeded else self.seed % (2**31)
-        observations, infos = env.reset(seed=seed)
-        self._seeded = True
+        observations, infos = env.reset(seed=self.episode_seed())
+        self.episodes_played += 1
         rule.reset()
         totals = EpisodeTotals(episodes=1)
         while env.agents:

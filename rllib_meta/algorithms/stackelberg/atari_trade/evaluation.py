@@ -108,7 +108,7 @@ def checkpoint_report(path: str, episodes: int, seed: int) -> dict[str, Any]:
             torch.as_tensor(t) for t in algorithm.learner_group._learner.greedy_tables()
         )
         runner = algorithm.env_runner
-        runner.seed, runner._seeded = int(seed), False
+        runner.seed, runner.episodes_played = int(seed), 0
         runner.generator.manual_seed(int(seed))
         values = per_bullet_values(runner.measure(episodes))
         leader = config.leader
