@@ -242,8 +242,8 @@ def test_a_short_run_on_hand_set_values_reaches_the_optimum(ray_instance, leader
     ("settings", "message"),
     [
         ({"leader": "bogus"}, r"leader must be one of \['seller', 'buyer'\], got 'bogus'"),
-        ({"follower_oracle": "q_learning"}, r"follower_oracle='q_learning'.*must be 'contextual'"),
-        ({"leader_learner": "dqn"}, r"leader_learner='dqn'.*'pg' or 'ppo'"),
+        ({"follower_oracle": "q_learning"}, r"follower_oracle must be 'contextual'.*'q_learning'"),
+        ({"leader_learner": "dqn"}, r"leader_learner must be one of \['pg', 'ppo'\].*'dqn'"),
         ({"bullet_values": [0.1]}, r"bullet_values must be None or \[v_seller, v_buyer\]"),
         ({"gameplay_hiddens": []}, r"gameplay_hiddens must be a non-empty list"),
         ({"ties": "strong"}, r"ties must be one of \['pessimistic', 'optimistic'\]"),

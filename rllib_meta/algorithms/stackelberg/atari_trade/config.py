@@ -90,13 +90,13 @@ class StackelbergAtariTradeConfig(StackelbergConfig):
         # Before the parent's checks, whose q_learning rules do not apply here.
         if self.follower_oracle != "contextual":
             raise ValueError(
-                f"follower_oracle={self.follower_oracle!r}: StackelbergAtariTrade pre-trains "
-                "a contextual follower; follower_oracle must be 'contextual'."
+                "follower_oracle must be 'contextual' (StackelbergAtariTrade pre-trains a "
+                f"contextual follower), got {self.follower_oracle!r}."
             )
         if self.leader_learner not in ("pg", "ppo"):
             raise ValueError(
-                f"leader_learner={self.leader_learner!r}: StackelbergAtariTrade's leader learns "
-                "with 'pg' or 'ppo'."
+                "leader_learner must be one of ['pg', 'ppo'] for StackelbergAtariTrade, got "
+                f"{self.leader_learner!r}."
             )
         super().validate()
         if self.num_env_runners > 0 and self.gameplay_episodes_per_iteration < self.num_env_runners:
