@@ -270,38 +270,18 @@ class StackelbergAtariTradeEnvRunner(SamplingEnvRunner):
     # -- trade episodes --------------------------------------------------------------------
 
     def _trade_batch(self, phase: str, values: tuple[float, float]) -> dict[str, np.ndarray]:
-        config, module = self.config, self.module
-        if phase == LEADER_TRAINING:
-            count = self._share(config.leader_episodes_per_iteration)
-            probabilities = torch.softmax(module.leader_scores(), dim=-1)  # (queries, answers)
-            answers = (
-                torch.stack(
-                    [
-                        torch.multinomial(p, count, replacement=True, generator=self.generator)
-                        for p in probabilities
-                    ],
-                    dim=1,
-                )
-                if count
-                else torch.zeros(0, self.shapes.queries, dtype=torch.long)
-            )
-        else:
-            count = self._share(config.follower_episodes_per_iteration)
-            if phase == PRETRAINING:
-                choice = torch.randint(self.shapes.contexts, (count,), generator=self.generator)
-                answers = leader_policies(self.leader)[choice]
-            else:
-                answers = module.leader_greedy().expand(count, -1)
+        config = self.config
+        leader_phase = phase == LEADER_TRAINING
+        count = self._share(
+            config.leader_episodes_per_iteration
+            if leader_phase
+            else config.follower_episodes_per_iteration
+        )
+        answers = self._leader_answers(phase, count)
         contexts = context_of(self.leader, answers)
-        logits = module.follower_logits(contexts)
-        if phase == LEADER_TRAINING:
-            responses = logits.argmax(dim=-1)
-        elif count:
-            responses = torch.multinomial(torch.softmax(logits, -1), 1, generator=self.generator)[
-                :, 0
-            ]
-        else:
-            responses = torch.zeros(0, dtype=torch.long)
+        logits = self.module.follower_logits(contexts)
+        # The frozen follower of phase 2 plays greedily (App. C); phases 1 and 3 sample.
+        responses = logits.argmax(dim=-1) if leader_phase else self._draw_rows(logits)
         rewards = self._outcome_table(values)[contexts, responses].float()  # (B, 2)
         return {
             "answers": answers.numpy(),
@@ -313,6 +293,31 @@ class StackelbergAtariTradeEnvRunner(SamplingEnvRunner):
             "prices": self._prices[contexts, responses].numpy(),
             "env_steps": np.asarray(0),  # no emulator frames: the values stand in for them
         }
+
+    def _leader_answers(self, phase: str, count: int) -> torch.Tensor:
+        """The context query: ``(count, queries)`` answers, from a uniformly random
+        deterministic leader (phase 1), drawn from the leader's policy, each query on its own
+        (phase 2), or the leader's greedy answers (phase 3)."""
+        if phase == PRETRAINING:
+            choice = torch.randint(self.shapes.contexts, (count,), generator=self.generator)
+            return leader_policies(self.leader)[choice]
+        if phase != LEADER_TRAINING:
+            return self.module.leader_greedy().expand(count, -1)
+        if count == 0:
+            return torch.zeros(0, self.shapes.queries, dtype=torch.long)
+        probabilities = torch.softmax(self.module.leader_scores(), dim=-1)  # (queries, answers)
+        draws = [
+            torch.multinomial(p, count, replacement=True, generator=self.generator)
+            for p in probabilities
+        ]
+        return torch.stack(draws, dim=1)
+
+    def _draw_rows(self, logits: torch.Tensor) -> torch.Tensor:
+        """One action per row of ``logits`` ``(B, actions)``, drawn from its softmax."""
+        if logits.shape[0] == 0:
+            return torch.zeros(0, dtype=torch.long)
+        probabilities = torch.softmax(logits, dim=-1)
+        return torch.multinomial(probabilities, 1, generator=self.generator)[:, 0]
 
     def _outcome_table(self, values: tuple[float, float]) -> torch.Tensor:
         if values not in self._outcomes:
