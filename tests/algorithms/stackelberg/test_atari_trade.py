@@ -339,3 +339,16 @@ def test_seeded_runs_repeat_and_checkpoints_continue_bit_identically(ray_instanc
         assert restored.bullet_values == expected_values
     finally:
         restored.stop()
+
+
+def test_two_env_runners_split_the_episodes_and_the_measurement(ray_instance):
+    settings = {"num_env_runners": 2, "gameplay_episodes_per_iteration": 2, "value_episodes": 3}
+    algorithm = _config(**settings).build_algo()
+    try:
+        first = algorithm.train()
+        assert first["env_runners"]["num_env_steps_sampled_lifetime"] == 2 * 20  # 20-step games
+        result = algorithm.train()["stackelberg"]
+        assert algorithm.value_measurement["episodes"] == 3  # 2 + 1 over the two runners
+        assert result["phase"] == 1.0 and "follower_loss" in result
+    finally:
+        algorithm.stop()
