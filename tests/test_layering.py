@@ -125,11 +125,13 @@ def test_a_layer_imports_nothing_above_it(layer):
 
 
 def algorithm_folders() -> set[str]:
-    """The packages of the registered algorithms (``rllib_meta.algorithms.meta_mapg``, ...);
-    their shared base (``algorithms/base/``) is not one."""
+    """The folders of the registered algorithms (``rllib_meta.algorithms.meta_mapg``, ...):
+    the package below ``rllib_meta.algorithms`` that holds each one's module (a sibling kept in
+    a subpackage, ``stackelberg/atari_trade/``, belongs to its folder); their shared base
+    (``algorithms/base/``) is not one."""
     from rllib_meta.algorithms import ALGORITHMS
 
-    return {target.partition(":")[0].rpartition(".")[0] for target in ALGORITHMS.values()}
+    return {".".join(target.partition(":")[0].split(".")[:3]) for target in ALGORITHMS.values()}
 
 
 def test_no_algorithm_imports_another_algorithms_folder():

@@ -185,6 +185,14 @@ SMALLEST = {
             "leader_episodes_per_iteration": 6,
         },
     ),
+    "StackelbergAtariTrade": (
+        "stackelberg_atari_trade_seller_leads.yaml",
+        {
+            **tiny_configs.STACKELBERG_ATARI_TRADE,
+            "env_config": tiny_configs.STACKELBERG_ATARI_TRADE_ENV_CONFIG,
+            "seed": 0,
+        },
+    ),
     "FollowerLearningDemo": (
         "stackelberg_bos_reset_demo.yaml",
         {**tiny_configs.FOLLOWER_DEMO, "follower_reset": True, "seed": 0},

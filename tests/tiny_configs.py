@@ -37,4 +37,22 @@ STACKELBERG = {
 }
 STACKELBERG_ENV_CONFIG = {"game": "prisoners_dilemma", "center": True, "horizon": 10}
 
+# StackelbergAtariTrade: one phase-0 iteration of one 20-step episode, two per trade phase.
+STACKELBERG_ATARI_TRADE = {
+    "leader": "seller",
+    "gameplay_iterations": 1,
+    "gameplay_episodes_per_iteration": 1,
+    "gameplay_hiddens": [8],
+    "gameplay_epochs": 1,
+    "value_episodes": 1,
+    "pretraining_iterations": 2,
+    "leader_iterations": 2,
+    "verification_iterations": 2,
+    "follower_episodes_per_iteration": 4,
+    "leader_episodes_per_iteration": 6,
+    "ppo_epochs": 2,
+    "seed": 3,
+}
+STACKELBERG_ATARI_TRADE_ENV_CONFIG = {"max_cycles": 20, "bullet_rate": 0.5}
+
 FOLLOWER_DEMO = {"seed": 3, "follower_episodes": 5, "leader_batch_size": 7}

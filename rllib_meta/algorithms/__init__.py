@@ -8,6 +8,7 @@ every row with Ray Tune.
 _META_MAPG = "rllib_meta.algorithms.meta_mapg.algorithm"
 _META_VALUE = "rllib_meta.algorithms.meta_value.algorithm"
 _STACKELBERG = "rllib_meta.algorithms.stackelberg.algorithm"
+_STACKELBERG_ATARI = "rllib_meta.algorithms.stackelberg.atari_trade.algorithm"
 _FOLLOWER_DEMO = "rllib_meta.algorithms.follower_learning_demo.algorithm"
 
 ALGORITHMS: dict[str, str] = {
@@ -21,5 +22,6 @@ ALGORITHMS: dict[str, str] = {
     "HOLA": f"{_META_VALUE}:HOLA",
     "NaiveLearning": f"{_META_VALUE}:NaiveLearning",
     "StackelbergMeta": f"{_STACKELBERG}:StackelbergMeta",
+    "StackelbergAtariTrade": f"{_STACKELBERG_ATARI}:StackelbergAtariTrade",
     "FollowerLearningDemo": f"{_FOLLOWER_DEMO}:FollowerLearningDemo",
 }

@@ -18,6 +18,7 @@ ENV_OF = {
     "MetaMAPGConfig": "ipd",
     "LearningRuleConfig": "logistic_game",
     "StackelbergConfig": "matrix_game",
+    "StackelbergAtariTradeConfig": "atari_trade",
     "FollowerLearningDemoConfig": "battle_of_sexes",
 }
 
@@ -39,7 +40,9 @@ def test_every_algorithm_config_is_on_the_base_and_its_defaults_validate(name):
     config.validate()
 
 
-@pytest.mark.parametrize("name", ["MetaMAPG", "MeVa", "StackelbergMeta", "FollowerLearningDemo"])
+@pytest.mark.parametrize(
+    "name", ["MetaMAPG", "MeVa", "StackelbergMeta", "StackelbergAtariTrade", "FollowerLearningDemo"]
+)
 def test_a_new_config_holds_every_declared_default(name):
     config = get_algorithm_class(name).get_default_config()
     assert config.num_env_runners == 0
@@ -55,7 +58,9 @@ def test_every_declared_setting_is_a_training_key_of_the_rllib_command(name):
         assert keys[setting_name] == "training", setting_name
 
 
-@pytest.mark.parametrize("name", ["MetaMAPG", "MeVa", "StackelbergMeta", "FollowerLearningDemo"])
+@pytest.mark.parametrize(
+    "name", ["MetaMAPG", "MeVa", "StackelbergMeta", "StackelbergAtariTrade", "FollowerLearningDemo"]
+)
 def test_every_checked_setting_refuses_a_value_of_the_wrong_type_by_name(name):
     defaults = _default_config(name)
     for setting_name, setting in defaults.declared_settings().items():

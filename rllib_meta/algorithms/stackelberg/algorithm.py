@@ -37,6 +37,14 @@ VERIFICATION_START, LAST_RETURNS = "verification_start", "last_returns"
 class StackelbergMeta(MetaAlgorithm):
     """Phases 1-3 of Algorithm 1 with PG / PPO / DQN leaders (see the module docstring)."""
 
+    # The method of each phase, and its number in the report (Algorithm 1's order).
+    PHASE_METHODS = {
+        PRETRAINING: "pretrain_follower",
+        LEADER_TRAINING: "train_leader",
+        VERIFICATION: "verify_follower",
+    }
+    PHASE_NUMBERS = {phase: float(PHASES.index(phase) + 1) for phase in PHASES}
+
     @classmethod
     def get_default_config(cls) -> StackelbergConfig:
         return StackelbergConfig(algo_class=cls)
@@ -47,18 +55,26 @@ class StackelbergMeta(MetaAlgorithm):
         self.env_runner_group.sync_weights(
             from_worker_or_learner_group=self.learner_group, inference_only=False
         )
-        env = envs.make(self.config.env, **dict(self.config.env_config))
-        self.payoffs = torch.tensor(np.array(env.game.payoffs), dtype=torch.float64)
-        self.horizon = env.horizon
-        self.optimum = stackelberg_optimum(self.payoffs, self.horizon)
         # The greedy pair's exact returns after the last iteration, and when phase 3 began
         # (the changes since then are the equilibrium check).
         self.last_returns: dict[str, float] = {}
         self.verification_start: dict[str, float] | None = None
+        self.setup_exact_checks()
+
+    def setup_exact_checks(self) -> None:
+        """What the exact checks need: the game's payoffs, horizon and Stackelberg optimum."""
+        env = envs.make(self.config.env, **dict(self.config.env_config))
+        self.payoffs = torch.tensor(np.array(env.game.payoffs), dtype=torch.float64)
+        self.horizon = env.horizon
+        self.optimum = stackelberg_optimum(self.payoffs, self.horizon)
         self._regrets: tuple[torch.Tensor, dict[str, float]] | None = None
 
     def current_phase(self) -> str:
-        config, iteration = self.config, self.training_iteration
+        return self.phase_at(self.training_iteration)
+
+    def phase_at(self, iteration: int) -> str:
+        """The phase of Algorithm 1 that training iteration ``iteration`` (from 0) runs."""
+        config = self.config
         if iteration < config.pretraining_iterations:
             return PRETRAINING
         leader_end = config.pretraining_iterations + config.leader_iterations
@@ -68,13 +84,8 @@ class StackelbergMeta(MetaAlgorithm):
 
     def training_step(self) -> None:
         phase = self.current_phase()
-        run_phase = {
-            PRETRAINING: self.pretrain_follower,
-            LEADER_TRAINING: self.train_leader,
-            VERIFICATION: self.verify_follower,
-        }[phase]
-        batch, result = run_phase()
-        report = {"phase": float(PHASES.index(phase) + 1), **result, **self._exact(phase)}
+        batch, result = getattr(self, self.PHASE_METHODS[phase])()
+        report = {"phase": self.PHASE_NUMBERS[phase], **result, **self._exact(phase)}
         report["sampled_leader_return"], report["sampled_follower_return"] = (
             batch["payoff_returns"].mean(axis=0).tolist()
         )
@@ -103,7 +114,8 @@ class StackelbergMeta(MetaAlgorithm):
 
     def _sample(self, phase: str) -> dict[str, np.ndarray]:
         """One iteration's episodes of ``phase`` from every EnvRunner, concatenated."""
-        batches = self.sample_on_runners(lambda runner: runner.sample(phase=phase))
+        arguments = self.sample_arguments(phase)
+        batches = self.sample_on_runners(lambda runner: runner.sample(phase=phase, **arguments))
         merged = {
             key: np.concatenate([b[key] for b in batches])
             for key in batches[0]
@@ -112,15 +124,14 @@ class StackelbergMeta(MetaAlgorithm):
         merged["env_steps"] = np.asarray(sum(int(b["env_steps"]) for b in batches))
         return merged
 
+    def sample_arguments(self, phase: str) -> dict[str, Any]:
+        """Keyword arguments of the EnvRunners' ``sample`` besides the phase (none here)."""
+        return {}
+
     def _exact(self, phase: str) -> dict[str, float]:
-        """The exact checks of the greedy policies after this iteration's update."""
-        (tables,) = self.learner_group.foreach_learner(lambda learner: learner.greedy_tables())
-        leader, follower = (torch.as_tensor(t) for t in tables.get())
-        contextual = self.config.follower_oracle == "contextual"
-        follower = follower if contextual else None
-        report = leader_report(self.payoffs, leader, follower, self.horizon, self.optimum)
-        if contextual:
-            report.update(self._follower_regrets(follower))
+        """The exact checks after this iteration's update and, in phase 3, the changes of the
+        greedy pair's returns since phase 3 began."""
+        report = self.exact_report()
         if phase == VERIFICATION:
             if self.verification_start is None:
                 self.verification_start = self.last_returns
@@ -128,6 +139,18 @@ class StackelbergMeta(MetaAlgorithm):
                 key = f"{side}_return"
                 report[f"verification_{side}_change"] = report[key] - self.verification_start[key]
         self.last_returns = {k: v for k, v in report.items() if k.endswith("_return")}
+        return report
+
+    def exact_report(self) -> dict[str, float]:
+        """The exact checks of the greedy policies: their returns next to the optimum and the
+        follower's regrets; must hold ``leader_return`` and ``follower_return``."""
+        (tables,) = self.learner_group.foreach_learner(lambda learner: learner.greedy_tables())
+        leader, follower = (torch.as_tensor(t) for t in tables.get())
+        contextual = self.config.follower_oracle == "contextual"
+        follower = follower if contextual else None
+        report = leader_report(self.payoffs, leader, follower, self.horizon, self.optimum)
+        if contextual:
+            report.update(self._follower_regrets(follower))
         return report
 
     def _follower_regrets(self, follower: torch.Tensor) -> dict[str, float]:

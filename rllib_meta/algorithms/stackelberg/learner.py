@@ -131,8 +131,8 @@ class StackelbergLearner(FunctionalLearner):
 
     def update_leader(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         """One update of the leader on the episodes of ``batch`` (see the module docstring)."""
-        answers = torch.from_numpy(batch["answers"])
-        rewards = torch.from_numpy(batch["rewards"])[..., LEADER]
+        answers = torch.as_tensor(batch["answers"], device=self._device)
+        rewards = torch.as_tensor(batch["rewards"], device=self._device)[..., LEADER]
         returns = discounted_returns(rewards, self.config.gamma)[:, 0]
         learner = self.config.leader_learner
         if learner == "dqn":
