@@ -186,12 +186,13 @@ def test_or_choice_takes_the_strings_or_what_the_check_takes():
 
 
 @pytest.mark.parametrize(("total", "count"), [(1, 2), (5, 2), (7, 3), (4, 4), (9, 1)])
-def test_shares_add_up_and_keep_the_old_split_by_worker(total, count):
-    from rllib_meta.algorithms.base.env_runner import Share, share_of
+def test_shares_add_up_and_the_first_ones_take_the_remainder(total, count):
+    from rllib_meta.algorithms.base.env_runner import Share
 
     parts = [Share(index, count).of(total) for index in range(count)]
     assert sum(parts) == total and max(parts) - min(parts) <= 1
-    assert parts == [share_of(total, count, worker) for worker in range(1, count + 1)]
+    assert parts == sorted(parts, reverse=True)
+    assert [Share.home(count, worker).of(total) for worker in range(1, count + 1)] == parts
     assert Share.home(0, 0) == Share.home(0, None) == Share(0, 1)
 
 

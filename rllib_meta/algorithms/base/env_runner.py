@@ -182,13 +182,3 @@ def _set_generator_state(generator: torch.Generator | np.random.Generator, state
         generator.set_state(torch.from_numpy(np.asarray(state)))
     else:
         generator.bit_generator.state = state
-
-
-def share_of(total: int, runners: int, worker_index: int) -> int:
-    """EnvRunner ``worker_index``'s home share of ``total`` items (the local runner, index 0,
-    takes everything when there are no remote runners).
-
-    Kept for runners written before shares: inside a runner use ``self.share.of(total)``
-    instead, which is also right for a share re-dispatched from a failed runner (this is
-    the home share's size, whichever share the runner was handed)."""
-    return Share.home(runners, worker_index).of(total)

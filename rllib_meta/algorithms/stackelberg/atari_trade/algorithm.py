@@ -155,6 +155,12 @@ class StackelbergAtariTrade(StackelbergMeta):
 
         return evaluate_checkpoints(paths, args)
 
+    @classmethod
+    def evaluate_options(cls, infos: list) -> dict[str, tuple[str, ...] | None]:
+        """The re-measurement of the per-bullet values plays ``--episodes`` real episodes
+        seeded from ``--seed``; the table and the plot go to ``--output-dir``."""
+        return {"episodes": None, "seed": None, "output_dir": None}
+
     # -- checkpoints -----------------------------------------------------------------------
 
     def get_state(self, *args, **kwargs) -> dict[str, Any]:

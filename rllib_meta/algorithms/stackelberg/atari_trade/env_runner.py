@@ -30,7 +30,7 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.env import INPUT_ENV_SPACES
 
 from envs.atari.trade import BUYER, SELLER
-from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner, share_of
+from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner
 from rllib_meta.algorithms.stackelberg.atari_trade.rl_module import ROLES
 from rllib_meta.algorithms.stackelberg.atari_trade.trade_game import (
     KEEP,
@@ -160,7 +160,9 @@ class StackelbergAtariTradeEnvRunner(SamplingEnvRunner):
         return {INPUT_ENV_SPACES: spaces, DEFAULT_MODULE_ID: spaces}
 
     def _share(self, total: int) -> int:
-        return share_of(total, self.config.num_env_runners, self.worker_index)
+        """The part of ``total`` episodes of the share being sampled (right for a share
+        re-dispatched from a failed runner too)."""
+        return self.share.of(total)
 
     # -- RLlib sampling entry point --------------------------------------------------------
 
