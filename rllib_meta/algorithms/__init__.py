@@ -9,6 +9,7 @@ _META_MAPG = "rllib_meta.algorithms.meta_mapg.algorithm"
 _META_VALUE = "rllib_meta.algorithms.meta_value.algorithm"
 _STACKELBERG = "rllib_meta.algorithms.stackelberg.algorithm"
 _FOLLOWER_DEMO = "rllib_meta.algorithms.follower_learning_demo.algorithm"
+_MRA = "rllib_meta.algorithms.mra.algorithm"
 
 ALGORITHMS: dict[str, str] = {
     "MetaMAPG": f"{_META_MAPG}:MetaMAPG",
@@ -22,4 +23,5 @@ ALGORITHMS: dict[str, str] = {
     "NaiveLearning": f"{_META_VALUE}:NaiveLearning",
     "StackelbergMeta": f"{_STACKELBERG}:StackelbergMeta",
     "FollowerLearningDemo": f"{_FOLLOWER_DEMO}:FollowerLearningDemo",
+    "MRA": f"{_MRA}:MRA",
 }
