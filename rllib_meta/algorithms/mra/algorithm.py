@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN
 
 from rllib_meta.algorithms.base.algorithm import MetaAlgorithm
 from rllib_meta.algorithms.mra.config import MRAConfig
@@ -54,12 +55,16 @@ class MRA(MetaAlgorithm):
         results = self.update_on_learners(
             lambda learner: learner.update_from_transitions(transitions)
         )
-        steps = 0
+        steps, means = 0, []
         for game in games:
             returns = np.concatenate([s["episode_returns"][game.index] for s in samples])
-            self.log_results((GROUP, game.label), episode_metrics(game, returns))
-            self.log_results((GROUP, game.label), results[game.label])
+            metrics = episode_metrics(game, returns)
+            self.log_results((GROUP, game.label), {**metrics, **results[game.label]})
+            if metrics:
+                means.append(metrics["episode_return_mean"])
             steps += len(transitions[game.index]["actions"])
+        if means:  # RLlib's key, so that the progress line shows it: the mean over the MGs
+            self.log_results(ENV_RUNNER_RESULTS, {EPISODE_RETURN_MEAN: float(np.mean(means))})
         self.log_env_steps(steps)
 
     @classmethod

@@ -60,6 +60,9 @@ class MRAConfig(MetaAlgorithmConfig):
             None,  # checked against the env in validate()
             "the training MGs: agent counts, or [pacman, ghosts] pairs; one entry = single-MG",
         ),
+        "transfer_populations": Setting(
+            [], None, "unseen populations `rllib evaluate` adds (zero-shot transfer, Fig. 5)"
+        ),
         "envs_per_population": Setting(12, integer(1), "parallel games per MG (App. E.1: 12)"),
         "rollout_steps": Setting(20, integer(1), "steps of every game per iteration"),
         "updates_per_iteration": Setting(1, integer(1), "passes over the MGs per iteration"),
@@ -104,6 +107,10 @@ class MRAConfig(MetaAlgorithmConfig):
     def validate(self) -> None:
         super().validate()
         training_games(self.env, self.env_config, self.training_populations)
+        if self.transfer_populations:
+            training_games(
+                self.env, self.env_config, self.transfer_populations, "transfer_populations"
+            )
         if self.envs_per_population < max(self.num_env_runners, 1):
             raise ValueError(
                 f"envs_per_population={self.envs_per_population} is smaller than "

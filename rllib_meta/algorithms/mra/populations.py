@@ -55,7 +55,7 @@ class Game:
         )
 
 
-def _as_population(env: str, entry: Any, position: int) -> tuple[int, ...]:
+def _as_population(env: str, entry: Any, position: int, key: str) -> tuple[int, ...]:
     keys = POPULATION_KEYS[env]
     values = entry if isinstance(entry, list | tuple) else [entry]
     well_formed = len(values) == len(keys) and all(
@@ -63,33 +63,35 @@ def _as_population(env: str, entry: Any, position: int) -> tuple[int, ...]:
     )
     if not well_formed:
         raise ValueError(
-            f"{KEY}[{position}] must be {' '.join(keys)} for env {env!r} (e.g. "
-            f"{KEY}: {EXAMPLES[env]}), got {entry!r}."
+            f"{key}[{position}] must be {' '.join(keys)} for env {env!r} (e.g. "
+            f"{key}: {EXAMPLES[env]}), got {entry!r}."
         )
     return tuple(int(v) for v in values)
 
 
-def training_games(env: str, env_config: Mapping[str, Any], populations: Any) -> list[Game]:
-    """The MGs of ``populations`` on ``env``; refuses, naming ``training_populations``, an
+def training_games(
+    env: str, env_config: Mapping[str, Any], populations: Any, key: str = KEY
+) -> list[Game]:
+    """The MGs of ``populations`` on ``env``; refuses, naming ``key`` (the setting), an
     empty or malformed list, a repeated population and a population the env refuses."""
     if env not in POPULATION_KEYS:
         raise ValueError(f"env must be one of {sorted(POPULATION_KEYS)}, got {env!r}.")
     if not isinstance(populations, list | tuple) or not populations:
         raise ValueError(
-            f"{KEY} must be a non-empty list of populations of {env!r} (e.g. {EXAMPLES[env]}), "
+            f"{key} must be a non-empty list of populations of {env!r} (e.g. {EXAMPLES[env]}), "
             f"got {populations!r}."
         )
     games: list[Game] = []
     for position, entry in enumerate(populations):
-        population = _as_population(env, entry, position)
+        population = _as_population(env, entry, position, key)
         if any(game.population == population for game in games):
-            raise ValueError(f"{KEY} lists population {list(population)} twice.")
+            raise ValueError(f"{key} lists population {list(population)} twice.")
         settings = {**dict(env_config), **dict(zip(POPULATION_KEYS[env], population, strict=True))}
         try:
             particle_env = envs.make(env, **settings)
         except ValueError as error:
             raise ValueError(
-                f"{KEY}[{position}] = {entry!r} is refused by env {env!r}: {error}"
+                f"{key}[{position}] = {entry!r} is refused by env {env!r}: {error}"
             ) from None
         games.append(Game(position, population, particle_env.task, particle_env.world.max_cycles))
         particle_env.close()
