@@ -12,7 +12,9 @@ Switches for the paper's variants and baselines (section 7): ``latent: uniform``
 ``latent: none`` (plain attention: with ``reptile`` the Reptile baseline, without it joint
 training), ``mutual_information: false``, ``reptile: false``, one entry in
 ``training_populations`` (the single-MG baseline), ``architecture: concat | bilinear``
-(App. E.3).
+(App. E.3), ``actor_critic: maddpg`` (the MADDPG baseline with the relational critic:
+MADDPG's critic target and actor loss on the same attention critic, with ``latent: none``,
+``reptile: false``, ``mutual_information: false``).
 """
 
 from typing import Any
@@ -70,6 +72,11 @@ class MRAConfig(MetaAlgorithmConfig):
         "num_latents": Setting(6, integer(1), "|Z|, the heads of the relation network"),
         "architecture": Setting(
             "option", choice(*ARCHITECTURES), "how z shapes g (App. E.3): option|concat|bilinear"
+        ),
+        "actor_critic": Setting(
+            "sac",
+            choice("sac", "maddpg"),
+            "sac: soft actor-critic (section 6.1); maddpg: the MADDPG baseline's updates",
         ),
         "reptile": Setting(True, boolean(), "the Reptile outer step of Eq. 6 on theta"),
         "reptile_step_size": Setting(

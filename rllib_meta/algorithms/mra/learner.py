@@ -24,6 +24,12 @@ the next observation is ``phi(o', z)`` (Algorithm 4 reuses ``g`` there). The oth
 next actions are drawn from their target policies, their current actions (for Eq. 9's
 critic) from their current policies, as in MAAC. Rewards are used as the env gives them.
 Agents out of the game (a caught Pac-Man) are masked out of every loss.
+
+``actor_critic: maddpg`` is the paper's MADDPG baseline with the relational critic (section
+7.1): the same attention critic and graph, MADDPG's target ``r + gamma Q_bar(o', a')`` and
+actor loss ``-Q(o, a(pi), g)`` (:meth:`MRALearner.maddpg_policy_step`) instead of the soft
+ones; combine it with ``latent: none``, ``reptile: false``, ``mutual_information: false``
+(tuned_examples/mra_resource_occupation_baselines.yaml).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from rllib_meta.algorithms.base.learner import FunctionalLearner, unwrap
 from rllib_meta.algorithms.mra import losses
 from rllib_meta.algorithms.mra.attention import ACTIVE, gather_others
 from rllib_meta.algorithms.mra.env_runner import role_slices
+from rllib_meta.algorithms.mra.latent import gumbel_softmax_hard
 from rllib_meta.algorithms.mra.networks import MRANetworks
 from rllib_meta.algorithms.mra.populations import (
     STATE_KEYS,
@@ -51,6 +58,7 @@ from rllib_meta.algorithms.mra.replay import ReplayBuffer
 from rllib_meta.core.reptile import reptile_update_, snapshot
 
 REPLAY_STATE = "mra_replay"
+MADDPG_LOGIT_PENALTY = 1e-3  # MADDPG's regulariser of the actor's logits
 GROUPS = ("policy", "critic", "relation", "prior", "classifier")
 
 
@@ -73,6 +81,14 @@ class Minibatch:
 
 def _view(tensors: dict[str, torch.Tensor], agents: slice) -> dict[str, torch.Tensor]:
     return {key: value[:, agents] for key, value in tensors.items()}
+
+
+def maddpg_q_target(
+    rewards: torch.Tensor, terminated: torch.Tensor, next_q: torch.Tensor, gamma: float
+) -> torch.Tensor:
+    """MADDPG's critic target (Lowe et al. 2017; paper 002's Eq. 8 without entropy):
+    ``y = r + gamma (1 - done) Q_bar(o', a')`` with ``a'`` from the target policies."""
+    return (rewards + gamma * (1.0 - terminated.to(next_q.dtype)) * next_q).detach()
 
 
 def _draw(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -217,14 +233,21 @@ class MRALearner(FunctionalLearner):
                 self._roles_of(batch.game), batch.next_graphs, next_logits, strict=True
             ):
                 next_q = nets.target_critic(_view(batch.next_obs, agents), others[:, agents], graph)
+                rewards, terminated = batch.rewards[:, agents], batch.terminated[:, agents]
+                if self.config.actor_critic == "maddpg":
+                    own = next_actions[:, agents].unsqueeze(-1)
+                    targets.append(
+                        maddpg_q_target(
+                            rewards,
+                            terminated,
+                            next_q.gather(-1, own).squeeze(-1),
+                            self.config.gamma,
+                        )
+                    )
+                    continue
                 targets.append(
                     losses.soft_q_target(
-                        batch.rewards[:, agents],
-                        batch.terminated[:, agents],
-                        logits,
-                        next_q,
-                        self.config.gamma,
-                        self.alpha,
+                        rewards, terminated, logits, next_q, self.config.gamma, self.alpha
                     )
                 )
         return targets
@@ -248,7 +271,10 @@ class MRALearner(FunctionalLearner):
         return float(loss.detach())
 
     def policy_step(self, batch: Minibatch) -> float:
-        """One step of every role's ``theta`` on Eq. 9 (the critic held fixed)."""
+        """One step of every role's ``theta`` on Eq. 9 (the critic held fixed), or MADDPG's
+        actor step (``actor_critic: maddpg``)."""
+        if self.config.actor_critic == "maddpg":
+            return self.maddpg_policy_step(batch)
         roles = list(self._roles_of(batch.game))
         logits = [
             nets.policy(_view(batch.obs, agents), graph)
@@ -265,6 +291,25 @@ class MRALearner(FunctionalLearner):
             losses.policy_loss(x, q, self.alpha, batch.mask[:, agents])
             for x, q, (_, agents) in zip(logits, q_values, roles, strict=True)
         )
+        self.step_on_loss(loss, self.group_params("policy"))
+        return float(loss.detach())
+
+    def maddpg_policy_step(self, batch: Minibatch) -> float:
+        """MADDPG's actor step for discrete actions (Lowe et al. 2017; the paper's MADDPG
+        baseline, section 7.1, with the relational critic): the own action a straight-through
+        Gumbel-softmax sample of ``pi``, the others' actions from the replay buffer, loss
+        ``-Q(o, a, g)`` plus MADDPG's ``1e-3 * mean(logits^2)``."""
+        others = gather_others(batch.actions, self.num_slots)
+        loss = 0.0
+        for (nets, agents), graph in zip(self._roles_of(batch.game), batch.graphs, strict=True):
+            obs = _view(batch.obs, agents)
+            logits = nets.policy(obs, graph)
+            own = gumbel_softmax_hard(logits, 1.0, self.generator)
+            q_values = nets.critic(obs, others[:, agents], graph)
+            value = (own * q_values).sum(-1)
+            mask = batch.mask[:, agents]
+            loss = loss - losses.masked_mean(value, mask)
+            loss = loss + MADDPG_LOGIT_PENALTY * losses.masked_mean(logits.square().mean(-1), mask)
         self.step_on_loss(loss, self.group_params("policy"))
         return float(loss.detach())
 

@@ -213,6 +213,40 @@ def test_the_update_takes_the_reptile_step_of_eq_6_on_the_policy(ray_instance, s
     assert any(not torch.equal(a, s) for a, s in zip(policies[False], theta_0, strict=True))
 
 
+@pytest.mark.slow
+def test_the_maddpg_mode_has_maddpgs_target_and_moves_only_the_policy(ray_instance):
+    settings = {"actor_critic": "maddpg", "latent": "none", "gamma": 0.9}
+    algorithm = tiny_config(**settings).build_algo()
+    try:
+        learner = algorithm.learner_group._learner
+        batch = hand_built_batch(learner, learner.games[0])
+        batch.z = None
+        nets = learner.roles["agent"]
+        with torch.no_grad():
+            batch.graphs = [nets.relation(batch.obs, None)]
+            batch.next_graphs = [nets.relation(batch.next_obs, None)]
+        state = learner.generator.get_state()
+        (targets,) = learner.soft_targets(batch)
+        generator = torch.Generator().set_state(state)
+        with torch.no_grad():
+            logits = nets.target_policy(batch.next_obs, batch.next_graphs[0])
+            probs = torch.softmax(logits, -1).flatten(0, 1)
+            drawn = torch.multinomial(probs, 1, generator=generator).view(2, 2)
+            q = nets.target_critic(batch.next_obs, gather_others(drawn, 2), batch.next_graphs[0])
+        own_q = q.gather(-1, drawn.unsqueeze(-1)).squeeze(-1)  # y = r + gamma (1 - d) Q(a')
+        expected = batch.rewards + 0.9 * (1.0 - batch.terminated.float()) * own_q
+        torch.testing.assert_close(targets, expected)
+
+        before = {k: v.detach().clone() for k, v in nets.state_dict().items()}
+        learner.policy_step(batch)
+        changed = {
+            k.split(".")[0] for k, v in nets.state_dict().items() if not torch.equal(v, before[k])
+        }
+        assert changed == {"policy"}
+    finally:
+        algorithm.stop()
+
+
 # -- distribution and the command line ---------------------------------------------------
 
 
