@@ -247,6 +247,59 @@ def test_the_maddpg_mode_has_maddpgs_target_and_moves_only_the_policy(ray_instan
         algorithm.stop()
 
 
+@pytest.mark.slow
+def test_two_roles_learn_their_own_networks_in_the_pacman_world(ray_instance):
+    config = MRA.get_default_config().environment("pacman_world", env_config={"num_food": 3})
+    settings = {**tiny_configs.MRA, "training_populations": [[2, 1], [3, 2]], "rollout_steps": 20}
+    algorithm = config.update_from_dict(settings).build_algo()
+    try:
+        roles = algorithm.learner_group._learner.roles
+        assert set(roles) == {"pacman", "ghost"}
+        before = {role: nets.state_dict() for role, nets in roles.items()}
+        before = {role: {k: v.clone() for k, v in sd.items()} for role, sd in before.items()}
+        result = algorithm.train()["mra"]
+        for role, nets in roles.items():
+            for group in ("policy", "critic", "relation", "prior", "classifier"):
+                changed = [
+                    not torch.equal(value, before[role][name])
+                    for name, value in nets.state_dict().items()
+                    if name.startswith(f"{group}.")
+                ]
+                assert any(changed), (role, group)
+        for label in ("p2_g1", "p3_g2"):
+            assert {"pacman_return_mean", "ghost_return_mean", "critic_loss"} <= set(result[label])
+            assert result[label]["episodes"] >= 3.0  # every game ends by step 20
+        # The EnvRunner acts with the Learner's weights after the update.
+        runner = algorithm.env_runner.module.roles["ghost"].policy.state_dict()
+        for name, value in roles["ghost"].policy.state_dict().items():
+            assert torch.equal(runner[name], value), name
+    finally:
+        algorithm.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"latent": "uniform"},
+        {"latent": "none", "reptile": False},
+        {"architecture": "concat"},
+        {"architecture": "bilinear", "mutual_information": False},
+    ],
+)
+def test_every_variant_trains_an_iteration(ray_instance, settings):
+    algorithm = tiny_config(**settings).build_algo()
+    try:
+        result = algorithm.train()["mra"]
+        for label in ("n2", "n3"):
+            assert np.isfinite(result[label]["critic_loss"])
+            assert ("action_mi_bound" in result[label]) == (
+                settings.get("latent") != "none" and settings.get("mutual_information", True)
+            )
+    finally:
+        algorithm.stop()
+
+
 # -- distribution and the command line ---------------------------------------------------
 
 
