@@ -34,6 +34,20 @@ class MRA(MetaAlgorithm):
     def get_default_config(cls) -> MRAConfig:
         return MRAConfig(algo_class=cls)
 
+    def setup(self, config) -> None:
+        """RLlib's set-up; with ``initial_weights``, the Learner starts from that checkpoint's
+        networks and the EnvRunners get them (adaptation, Algorithm 5)."""
+        super().setup(config)
+        path = self.config.initial_weights
+        if path:
+            kept = self.learner_group.foreach_learner(
+                lambda learner: learner.load_initial_weights(path)
+            )
+            self.initialised_here = next(iter(kept)).get()
+            self.env_runner_group.sync_weights(
+                from_worker_or_learner_group=self.learner_group, inference_only=False
+            )
+
     @property
     def games(self) -> list[Game]:
         """The training MGs of the config."""

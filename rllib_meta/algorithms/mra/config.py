@@ -12,7 +12,9 @@ Switches for the paper's variants and baselines (section 7): ``latent: uniform``
 ``latent: none`` (plain attention: with ``reptile`` the Reptile baseline, without it joint
 training), ``mutual_information: false``, ``reptile: false``, one entry in
 ``training_populations`` (the single-MG baseline), ``architecture: concat | bilinear``
-(App. E.3), ``actor_critic: maddpg`` (the MADDPG baseline with the relational critic:
+(App. E.3), ``initial_weights`` with ``adapt_relation`` (adaptation from an MRA checkpoint
+in an unseen game, Algorithm 5: typically with ``reptile: false``, ``mutual_information:
+false``), ``actor_critic: maddpg`` (the MADDPG baseline with the relational critic:
 MADDPG's critic target and actor loss on the same attention critic, with ``latent: none``,
 ``reptile: false``, ``mutual_information: false``).
 """
@@ -33,6 +35,16 @@ from rllib_meta.algorithms.base.settings import (
 from rllib_meta.algorithms.mra.latent import LATENTS
 from rllib_meta.algorithms.mra.networks import ARCHITECTURES
 from rllib_meta.algorithms.mra.populations import POPULATION_KEYS, training_games
+
+
+def text():
+    """A non-empty string (a path)."""
+
+    def check_text(name: str, value: Any) -> None:
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name} must be a non-empty string (a path), got {value!r}.")
+
+    return check_text
 
 
 class MRAConfig(MetaAlgorithmConfig):
@@ -77,6 +89,15 @@ class MRAConfig(MetaAlgorithmConfig):
             "sac",
             choice("sac", "maddpg"),
             "sac: soft actor-critic (section 6.1); maddpg: the MADDPG baseline's updates",
+        ),
+        "initial_weights": Setting(
+            None,
+            optional(text()),
+            "an MRA checkpoint, trial or experiment directory whose networks start this run "
+            "(adaptation, Algorithm 5; weights of a different shape stay as initialised)",
+        ),
+        "adapt_relation": Setting(
+            False, boolean(), "Eq. 10: the policy step also moves phi (adaptation, Algorithm 5)"
         ),
         "reptile": Setting(True, boolean(), "the Reptile outer step of Eq. 6 on theta"),
         "reptile_step_size": Setting(

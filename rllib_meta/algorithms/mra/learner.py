@@ -40,6 +40,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from ray.rllib.core import (
+    COMPONENT_LEARNER,
+    COMPONENT_LEARNER_GROUP,
+    COMPONENT_RL_MODULE,
+    DEFAULT_MODULE_ID,
+)
+from ray.rllib.core.rl_module.rl_module import RLModule
 
 from rllib_meta.algorithms.base.learner import FunctionalLearner, unwrap
 from rllib_meta.algorithms.mra import losses
@@ -56,6 +63,7 @@ from rllib_meta.algorithms.mra.populations import (
 )
 from rllib_meta.algorithms.mra.replay import ReplayBuffer
 from rllib_meta.core.reptile import reptile_update_, snapshot
+from rllib_meta.evaluation.checkpoints import find_checkpoint
 
 REPLAY_STATE = "mra_replay"
 MADDPG_LOGIT_PENALTY = 1e-3  # MADDPG's regulariser of the actor's logits
@@ -276,9 +284,19 @@ class MRALearner(FunctionalLearner):
         if self.config.actor_critic == "maddpg":
             return self.maddpg_policy_step(batch)
         roles = list(self._roles_of(batch.game))
+        params = self.group_params("policy")
+        graphs = batch.graphs
+        if self.config.adapt_relation:  # Eq. 10: omega = (theta, phi), through g = phi(o, z)
+            graphs = [
+                nets.relation(
+                    _view(batch.obs, agents), None if batch.z is None else batch.z[:, agents]
+                )
+                for nets, agents in roles
+            ]
+            params = params + self.group_params("relation")
         logits = [
             nets.policy(_view(batch.obs, agents), graph)
-            for (nets, agents), graph in zip(roles, batch.graphs, strict=True)
+            for (nets, agents), graph in zip(roles, graphs, strict=True)
         ]
         with torch.no_grad():
             current = torch.cat([_draw(x.detach(), self.generator) for x in logits], 1)
@@ -291,7 +309,7 @@ class MRALearner(FunctionalLearner):
             losses.policy_loss(x, q, self.alpha, batch.mask[:, agents])
             for x, q, (_, agents) in zip(logits, q_values, roles, strict=True)
         )
-        self.step_on_loss(loss, self.group_params("policy"))
+        self.step_on_loss(loss, params)
         return float(loss.detach())
 
     def maddpg_policy_step(self, batch: Minibatch) -> float:
@@ -352,6 +370,30 @@ class MRALearner(FunctionalLearner):
         self.step_on_loss(loss, self.group_params("prior") + self.group_params("classifier"))
         cross_entropy = float(loss.detach()) / len(self.roles)
         return float(losses.game_mutual_information(torch.tensor(cross_entropy), len(self.games)))
+
+    # -- adaptation ------------------------------------------------------------------------
+
+    def load_initial_weights(self, path: str) -> list[str]:
+        """Start from the networks of the MRA checkpoint at ``path`` (a checkpoint, trial or
+        experiment directory: its newest checkpoint), targets included (Algorithm 5's input).
+        Weights whose shape differs here (the classifier's head when ``|M|`` differs) keep
+        their initialisation; returns their names."""
+        checkpoint = find_checkpoint(path)
+        source = RLModule.from_checkpoint(
+            checkpoint
+            / COMPONENT_LEARNER_GROUP
+            / COMPONENT_LEARNER
+            / COMPONENT_RL_MODULE
+            / DEFAULT_MODULE_ID
+        )
+        own = self.rl_module.state_dict()
+        loaded = {
+            key: value
+            for key, value in source.state_dict().items()
+            if key in own and own[key].shape == value.shape
+        }
+        self.rl_module.load_state_dict(loaded, strict=False)
+        return sorted(set(own) - set(loaded))
 
     # -- checkpoints -----------------------------------------------------------------------
 

@@ -300,6 +300,52 @@ def test_every_variant_trains_an_iteration(ray_instance, settings):
         algorithm.stop()
 
 
+@pytest.mark.slow
+def test_adaptation_starts_from_a_checkpoints_networks_in_an_unseen_game(ray_instance, tmp_path):
+    trained = tiny_config().build_algo()
+    try:
+        trained.train()
+        checkpoint = trained.save_to_path(tmp_path / "trained")
+        saved = {
+            k: v.clone() for k, v in trained.learner_group._learner.rl_module.state_dict().items()
+        }
+    finally:
+        trained.stop()
+    settings = {
+        "training_populations": [4],  # unseen, and |M| = 1: the classifier's head is re-made
+        "initial_weights": str(checkpoint),
+        "adapt_relation": True,
+        "reptile": False,
+        "mutual_information": False,
+        "rollout_steps": 20,
+    }
+    algorithm = tiny_config(**settings).build_algo()
+    try:
+        learner = algorithm.learner_group._learner
+        assert algorithm.initialised_here == [
+            "roles.agent.classifier.head.1.bias",
+            "roles.agent.classifier.head.1.weight",
+        ]
+        for module in (learner.rl_module, algorithm.env_runner.module):
+            for name, value in module.state_dict().items():
+                if name not in algorithm.initialised_here:
+                    assert torch.equal(value, saved[name]), name
+        algorithm.train()
+        relation = learner.roles["agent"].relation.state_dict()
+        # Eq. 10 moves phi by the policy gradient (no MI step runs here).
+        assert any(
+            not torch.equal(value, saved[f"roles.agent.relation.{name}"])
+            for name, value in relation.items()
+        )
+    finally:
+        algorithm.stop()
+
+
+def test_initial_weights_must_be_a_path():
+    with pytest.raises(ValueError, match=r"^initial_weights must be a non-empty string"):
+        tiny_config(initial_weights=3).validate()
+
+
 # -- distribution and the command line ---------------------------------------------------
 
 
