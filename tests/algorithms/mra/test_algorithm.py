@@ -395,7 +395,15 @@ def test_the_cli_trains_and_evaluates_a_tiny_config(ray_instance, tmp_path, caps
         ("n3", "yes"),
         ("n4", "no"),
     ]
+    for picture in ("mra_learning_curves_0.png", "mra_relational_graphs_0.png"):
+        assert (tmp_path / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", picture
     (report,) = json.loads(Path(tmp_path / "mra_evaluation.json").read_text())
+    graphs = report["relational_graphs"]
+    assert set(graphs) == {"n2", "n3", "n4"}
+    for label, agents in (("n2", 2), ("n3", 3), ("n4", 4)):
+        # every agent's graph is a distribution over the other agents of its game
+        np.testing.assert_allclose(np.sum(graphs[label], axis=1), 1.0, atol=1e-3)
+        assert np.shape(graphs[label]) == (agents, agents - 1)
     for row in report["games"]:
         modes = row["modes"]
         assert set(modes) == {"E_z", "z=0", "z=1", "z=2"}
