@@ -38,11 +38,11 @@ from rllib_meta.algorithms.mra.populations import POPULATION_KEYS, training_game
 
 
 def text():
-    """A non-empty string (a path)."""
+    """A string (a path; empty for none)."""
 
     def check_text(name: str, value: Any) -> None:
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"{name} must be a non-empty string (a path), got {value!r}.")
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be a string (a path, or empty), got {value!r}.")
 
     return check_text
 
@@ -91,10 +91,11 @@ class MRAConfig(MetaAlgorithmConfig):
             "sac: soft actor-critic (section 6.1); maddpg: the MADDPG baseline's updates",
         ),
         "initial_weights": Setting(
-            None,
-            optional(text()),
+            "",
+            text(),
             "an MRA checkpoint, trial or experiment directory whose networks start this run "
-            "(adaptation, Algorithm 5; weights of a different shape stay as initialised)",
+            "(adaptation, Algorithm 5; weights of a different shape stay as initialised); "
+            "empty: none",
         ),
         "adapt_relation": Setting(
             False, boolean(), "Eq. 10: the policy step also moves phi (adaptation, Algorithm 5)"

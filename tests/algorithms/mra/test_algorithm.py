@@ -342,7 +342,9 @@ def test_adaptation_starts_from_a_checkpoints_networks_in_an_unseen_game(ray_ins
 
 
 def test_initial_weights_must_be_a_path():
-    with pytest.raises(ValueError, match=r"^initial_weights must be a non-empty string"):
+    with pytest.raises(
+        ValueError, match=r"^initial_weights must be a string \(a path, or empty\), got 3"
+    ):
         tiny_config(initial_weights=3).validate()
 
 
