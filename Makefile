@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/meva_outer_loop.py
 	$(BIN)/python benchmarks/halfcheetah_sampling.py
 	$(BIN)/python benchmarks/atari_trade_throughput.py
+	$(BIN)/python benchmarks/mra_throughput.py
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python benchmarks/particle_throughput.py
 

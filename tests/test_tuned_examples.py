@@ -193,6 +193,13 @@ SMALLEST = {
             "seed": 0,
         },
     ),
+    "MRA": (
+        "mra_resource_occupation_small.yaml",
+        {
+            **{key: value for key, value in tiny_configs.MRA.items() if key != "seed"},
+            "env_config": tiny_configs.MRA_ENV_CONFIG,
+        },
+    ),
     "FollowerLearningDemo": (
         "stackelberg_bos_reset_demo.yaml",
         {**tiny_configs.FOLLOWER_DEMO, "follower_reset": True, "seed": 0},

@@ -56,3 +56,20 @@ STACKELBERG_ATARI_TRADE = {
 STACKELBERG_ATARI_TRADE_ENV_CONFIG = {"max_cycles": 20, "bullet_rate": 0.5}
 
 FOLLOWER_DEMO = {"seed": 3, "follower_episodes": 5, "leader_batch_size": 7}
+
+# MRA on resource occupation with 2 and 3 agents (different N, so mixing MGs would show), 3
+# resources; updates start in the first iteration.
+MRA = {
+    "training_populations": [2, 3],
+    "envs_per_population": 3,
+    "rollout_steps": 5,
+    "inner_steps": 2,
+    "replay_batch_size": 16,
+    "learning_starts": 15,
+    "num_latents": 3,
+    "num_resampled_z": 2,
+    "hidden_size": 8,
+    "key_size": 4,
+    "seed": 3,
+}
+MRA_ENV_CONFIG = {"num_resources": 3}

@@ -10,6 +10,7 @@ _META_VALUE = "rllib_meta.algorithms.meta_value.algorithm"
 _STACKELBERG = "rllib_meta.algorithms.stackelberg.algorithm"
 _STACKELBERG_ATARI = "rllib_meta.algorithms.stackelberg.atari_trade.algorithm"
 _FOLLOWER_DEMO = "rllib_meta.algorithms.follower_learning_demo.algorithm"
+_MRA = "rllib_meta.algorithms.mra.algorithm"
 
 ALGORITHMS: dict[str, str] = {
     "MetaMAPG": f"{_META_MAPG}:MetaMAPG",
@@ -24,4 +25,5 @@ ALGORITHMS: dict[str, str] = {
     "StackelbergMeta": f"{_STACKELBERG}:StackelbergMeta",
     "StackelbergAtariTrade": f"{_STACKELBERG_ATARI}:StackelbergAtariTrade",
     "FollowerLearningDemo": f"{_FOLLOWER_DEMO}:FollowerLearningDemo",
+    "MRA": f"{_MRA}:MRA",
 }

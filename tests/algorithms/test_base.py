@@ -20,6 +20,7 @@ ENV_OF = {
     "StackelbergConfig": "matrix_game",
     "StackelbergAtariTradeConfig": "atari_trade",
     "FollowerLearningDemoConfig": "battle_of_sexes",
+    "MRAConfig": "resource_occupation",
 }
 
 
@@ -41,7 +42,8 @@ def test_every_algorithm_config_is_on_the_base_and_its_defaults_validate(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["MetaMAPG", "MeVa", "StackelbergMeta", "StackelbergAtariTrade", "FollowerLearningDemo"]
+    "name",
+    ["MetaMAPG", "MeVa", "StackelbergMeta", "StackelbergAtariTrade", "FollowerLearningDemo", "MRA"],
 )
 def test_a_new_config_holds_every_declared_default(name):
     config = get_algorithm_class(name).get_default_config()
@@ -59,7 +61,8 @@ def test_every_declared_setting_is_a_training_key_of_the_rllib_command(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["MetaMAPG", "MeVa", "StackelbergMeta", "StackelbergAtariTrade", "FollowerLearningDemo"]
+    "name",
+    ["MetaMAPG", "MeVa", "StackelbergMeta", "StackelbergAtariTrade", "FollowerLearningDemo", "MRA"],
 )
 def test_every_checked_setting_refuses_a_value_of_the_wrong_type_by_name(name):
     defaults = _default_config(name)
@@ -120,6 +123,7 @@ def test_rllib_owned_settings_get_the_algorithm_defaults_and_checks():
         ("MeVa", "the learning-rule models are small"),
         ("StackelbergMeta", "two lookup tables"),
         ("FollowerLearningDemo", "the leader is two logits"),
+        ("MRA", "the per-MG replay buffers live on the Learner"),
     ],
 )
 def test_single_learner_algorithms_refuse_two_learners_with_their_reason(name, message):
@@ -136,12 +140,15 @@ def test_single_learner_algorithms_refuse_two_learners_with_their_reason(name, m
         ("MeVa", "update_from_trajectories()"),
         ("StackelbergMeta", "update_follower() or update_leader()"),
         ("FollowerLearningDemo", "update_from_plays()"),
+        ("MRA", "update_from_transitions()"),
     ],
 )
 def test_rllibs_batch_update_is_refused_naming_the_entry_point(ray_instance, name, entry_point):
     config = _default_config(name)
     if name == "MetaMAPG":
         config.training(chain_length=1, trajectories_per_step=2, validation_interval=0)
+    if name == "MRA":
+        config.training(envs_per_population=1, hidden_size=8, key_size=4)
     algorithm = config.build_algo()
     try:
         learner = algorithm.learner_group._learner

@@ -12,6 +12,7 @@ import pytest
 from rllib_meta.algorithms.follower_learning_demo.algorithm import FollowerLearningDemo
 from rllib_meta.algorithms.meta_mapg.algorithm import MetaMAPG
 from rllib_meta.algorithms.meta_value.algorithm import MeVa
+from rllib_meta.algorithms.mra.algorithm import MRA
 from rllib_meta.algorithms.stackelberg.algorithm import StackelbergMeta
 from tests import tiny_configs
 
@@ -87,9 +88,31 @@ def _follower_learning_demo_state(algorithm) -> State:
     return {**leader, "follower_q": algorithm.env_runner.q.copy()}
 
 
+def _mra_config():
+    config = MRA.get_default_config().environment(
+        "resource_occupation", env_config=tiny_configs.MRA_ENV_CONFIG
+    )
+    return config.update_from_dict(tiny_configs.MRA)
+
+
+def _mra_state(algorithm) -> State:
+    """The weights of every network (and targets), the replay buffers and the worlds."""
+    learner = algorithm.learner_group._learner
+    module = learner.rl_module
+    state = {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
+    for index, buffer in enumerate(learner.buffers):
+        state[f"replay_{index}_size"] = np.asarray(len(buffer))
+        state[f"replay_{index}_pos"] = buffer.fields["pos"][: len(buffer)].copy()
+    for index, world in enumerate(algorithm.env_runner.worlds):
+        state[f"world_{index}_pos"] = world.state.pos.copy()
+    return state
+
+
 CASES = {
     "meta_mapg": Case(_meta_mapg_config, "meta_learner", _meta_mapg_state, 2),
     "meva": Case(_meva_config, "policy_pairs", _meva_state, 2),
+    # 2 + 2 iterations of 5 steps: episodes of 20 steps end after the checkpoint.
+    "mra": Case(_mra_config, "mra", _mra_state, 2),
     # 3 + 3 iterations run through all three phases (2 iterations each), across the checkpoint.
     "stackelberg_ppo": Case(_stackelberg_config("ppo"), "stackelberg", _stackelberg_state, 3),
     "stackelberg_dqn": Case(_stackelberg_config("dqn"), "stackelberg", _stackelberg_state, 3),
@@ -107,11 +130,19 @@ def case(request) -> Case:
     return CASES[request.param]
 
 
+def _flat(metrics: dict, prefix: str = "") -> dict[str, float]:
+    """Nested metric groups (MRA reports one per MG) as ``group/key`` floats."""
+    flat = {}
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}/"))
+        else:
+            flat[f"{prefix}{key}"] = float(value)
+    return flat
+
+
 def _train(algorithm, case: Case) -> list[dict[str, float]]:
-    return [
-        {k: float(v) for k, v in algorithm.train()[case.metrics_key].items()}
-        for _ in range(case.iterations)
-    ]
+    return [_flat(algorithm.train()[case.metrics_key]) for _ in range(case.iterations)]
 
 
 def _assert_same(state: State, expected: State) -> None:

@@ -2,7 +2,7 @@
 for population-varying particle worlds, trained with mutual-information objectives and
 Reptile outer steps.
 
-In progress (issue 13). This folder holds the math and the networks, pure torch:
+The math and the networks, pure torch:
 
 * :mod:`.attention`: masked softmax over entity tokens, which other agent each ``others`` slot
   holds, the masks read from the particle worlds' observations;
@@ -14,6 +14,9 @@ In progress (issue 13). This folder holds the math and the networks, pure torch:
   contrastive bound of ``I(g; a | o)`` (Eq. 11), the classifier's cross-entropy (Eqs. 12-13),
   the Polyak target update.
 
-The Reptile outer step (Eq. 6) is generic and lives in :mod:`rllib_meta.core.reptile`. The
-RLlib Algorithm, Learner, RLModule and EnvRunner are not written yet.
+The RLlib algorithm on the shared base: :mod:`.populations` (the training MGs), :mod:`.config`,
+:mod:`.rl_module` (one network set per role), :mod:`.env_runner` (every MG sampled at once on
+the batched particle core), :mod:`.replay` (one buffer per MG), :mod:`.learner` (Algorithm 4's
+updates), :mod:`.algorithm` and :mod:`.evaluation` (``rllib evaluate``). The Reptile outer step
+(Eq. 6) is generic and lives in :mod:`rllib_meta.core.reptile`.
 """
