@@ -16,6 +16,7 @@ from rllib_meta.algorithms.base.algorithm import FAULTS, RUNNER_FAILURES, SHARES
 from rllib_meta.algorithms.follower_learning_demo.algorithm import FollowerLearningDemo
 from rllib_meta.algorithms.meta_mapg.algorithm import MetaMAPG
 from rllib_meta.algorithms.meta_value.algorithm import MeVa
+from rllib_meta.algorithms.mra.algorithm import MRA
 from rllib_meta.algorithms.stackelberg.algorithm import StackelbergMeta
 from tests import tiny_configs
 
@@ -58,9 +59,23 @@ def _follower_learning_demo():
     return FollowerLearningDemo.get_default_config().update_from_dict(tiny_configs.FOLLOWER_DEMO)
 
 
+def _mra():
+    config = MRA.get_default_config().environment("resource_occupation")
+    config = config.environment(env_config=tiny_configs.MRA_ENV_CONFIG)
+    return config.update_from_dict({**tiny_configs.MRA, "envs_per_population": 3})
+
+
+def _mra_games_sampled(results: list) -> int:
+    """Games of the first MG stepped in one call (3 over 2 runners: shares of 2 and 1)."""
+    steps = tiny_configs.MRA["rollout_steps"]
+    return sum(len(next(iter(r["transitions"][0].values()))) for r in results) // steps
+
+
 FAMILIES = {
     # One chain over two runners: the runner holding it dies (this crashed the trial before).
     "meta_mapg": Family(_meta_mapg, lambda r: sum(map(len, r)), 1, "meta_learner", 2),
+    # Uneven shares: the 2-game share moves to the runner that held 1 game.
+    "mra": Family(_mra, _mra_games_sampled, 3, "mra", 2),
     "meva": Family(_meva, lambda r: sum(b["states"].shape[1] for b in r), 5, "policy_pairs", 1),
     "stackelberg": Family(
         _stackelberg, lambda r: sum(len(b["answers"]) for b in r), 4, "stackelberg", 1
@@ -102,7 +117,15 @@ def _kill_first_runner(algorithm) -> None:
 
 
 def _own_metrics(result: dict, family: Family) -> dict[str, float]:
-    return {k: float(v) for k, v in result[family.metrics_key].items()}
+    return dict(_flattened(result[family.metrics_key]))
+
+
+def _flattened(metrics: dict, prefix: str = ""):
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            yield from _flattened(value, f"{prefix}{key}/")
+        else:
+            yield f"{prefix}{key}", float(value)
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))

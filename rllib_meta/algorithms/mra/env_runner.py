@@ -24,7 +24,7 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.env import INPUT_ENV_SPACES
 
 from envs.particle.batched import BatchedParticleWorld
-from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner, share_of
+from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner
 from rllib_meta.algorithms.mra.populations import (
     STATE_KEYS,
     Game,
@@ -84,9 +84,7 @@ class ParticleEnvRunner(SamplingEnvRunner):
         super().__init__(config=config, **kwargs)
         self.games = training_games(config.env, config.env_config, config.training_populations)
         pad = padding(self.games)
-        self.num_envs = share_of(
-            config.envs_per_population, config.num_env_runners, self.worker_index
-        )
+        self.num_envs = self.share.of(config.envs_per_population)
         seeds = np.random.SeedSequence(self.seed).spawn(len(self.games))
         self.worlds = [
             BatchedParticleWorld(
@@ -185,7 +183,10 @@ class ParticleEnvRunner(SamplingEnvRunner):
         }
 
     def load_sampler_state(self, state: dict[str, Any]) -> None:
+        # A share re-dispatched from a failed runner may hold one game more or less per MG.
+        self.num_envs = len(state["worlds"][0]["steps"])
         for world, saved in zip(self.worlds, state["worlds"], strict=True):
+            world.batch_size = self.num_envs
             for key in (*STATE_KEYS, "steps"):
                 setattr(world.state, key, np.array(saved[key]))
             world.rng.bit_generator.state = saved["rng"]
