@@ -7,11 +7,16 @@ Ray 2.60 no longer ships an ``rllib`` command; this one keeps the classic workfl
     rllib evaluate <checkpoint> [<checkpoint> ...] [--episodes N] [--output-dir DIR]
     rllib list
 
-Exit codes: 0 success, 1 a trial or evaluation failed, 2 bad input (unknown key, name, file).
+Exit codes: 0 success, 1 a trial or evaluation failed, 2 bad input (unknown key, name, file,
+stop criterion, unreachable cluster, resources the cluster cannot offer), 128 + the signal
+number when a run was stopped by SIGINT (130) or SIGTERM (143): the experiment state is saved
+and the `--resume` command printed.
 """
 
 import argparse
 import os
+import shlex
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -106,10 +111,23 @@ def _experiments_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     return [experiment_from_flags(args.algo, args.env)]
 
 
-def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def resume_command(prog: str, argv: Sequence[str]) -> str:
+    """The command line that resumes this ``train`` command where it stopped."""
+    words = list(argv)
+    if "--resume" not in words:
+        words.append("--resume")
+    return shlex.join([prog, *words])
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     from rllib_meta.cluster import ray_session
     from rllib_meta.experiment import Overrides, apply_overrides, parse_json_flag, prepare
-    from rllib_meta.training import report_checkpoints, run_experiment
+    from rllib_meta.training import (
+        check_trial_resources,
+        graceful_interrupts,
+        report_checkpoints,
+        run_experiment,
+    )
 
     overrides = Overrides(
         stop=parse_json_flag(args.stop, "--stop"),
@@ -128,10 +146,26 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 "it trains until interrupted (Ctrl-C)."
             )
     failures = 0
-    with ray_session(args.ray_address, args.ray_num_cpus, args.ray_num_nodes):
-        for item in prepared:
-            results = run_experiment(item, resume=args.resume, verbose=args.verbose)
-            failures += report_checkpoints(results)
+    quiet = args.verbose == 0
+    with graceful_interrupts() as interrupts:
+        try:
+            with ray_session(args.ray_address, args.ray_num_cpus, args.ray_num_nodes, quiet):
+                for item in prepared:  # every request checked before any trial starts
+                    check_trial_resources(item, joined=bool(args.ray_address))
+                for item in prepared:
+                    results = run_experiment(item, args.resume, args.verbose, interrupts)
+                    failures += report_checkpoints(results)
+                    if interrupts.signal is not None:
+                        break
+        except KeyboardInterrupt:
+            interrupts.signal = interrupts.signal or signal.SIGINT
+        if interrupts.signal is not None:
+            print(
+                f"{parser.prog}: interrupted; the experiment state was saved. Resume with:\n"
+                f"  {resume_command(parser.prog, argv)}",
+                file=sys.stderr,
+            )
+            return interrupts.exit_code
     return EXIT_FAILED if failures else 0
 
 
@@ -203,11 +237,17 @@ def _list() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     prog = os.path.basename(sys.argv[0]) if argv is None else "rllib"
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(prog if prog in ("rllib", "rllib-meta") else "rllib")
     args = parser.parse_args(argv)
+    if args.command == "train":
+        from rllib_meta import quiet
+
+        # Before any config is built: RLlib's notices come from there too.
+        quiet.install() if args.verbose == 0 else quiet.uninstall()
     try:
         if args.command == "train":
-            return _train(args, parser)
+            return _train(args, parser, argv)
         if args.command == "evaluate":
             return _evaluate(args)
         return _list()
@@ -222,3 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """Console-script entry point."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
