@@ -16,6 +16,7 @@ Tune's own result keys (``ray.tune.result``) and the result groups rllib-meta's 
 under (``MetaAlgorithm.log_results``).
 """
 
+import dataclasses
 import difflib
 import math
 from collections.abc import Mapping
@@ -210,9 +211,10 @@ def _result_paths(result: Mapping, prefix: str = "") -> list[str]:
     return paths
 
 
-def missing_metric_message(missing: list[str], result: Mapping, where: str) -> str:
+def missing_metric_message(missing: list[str], result: Mapping, stop: Mapping, where: str) -> str:
     """The error for criteria a trial's first result does not report."""
-    available = _result_paths(result)
+    where = location(stop, missing[0]) or where
+    available = [p for p in _result_paths(result) if not p.startswith("config/")]
     parts = []
     for metric in missing:
         close = difflib.get_close_matches(metric, available, n=3, cutoff=0.6)
@@ -225,30 +227,70 @@ def missing_metric_message(missing: list[str], result: Mapping, where: str) -> s
     )
 
 
-def make_stopper(stop: Mapping, where: str) -> Any:
-    """A Tune ``Stopper`` for ``stop`` that also refuses criteria the algorithm never reports."""
+@dataclasses.dataclass
+class StopState:
+    """The stop criteria of the experiment this process runs, and what the check found."""
+
+    criteria: dict
+    origin: str
+    checked: set = dataclasses.field(default_factory=set)
+    error: str | None = None
+
+
+# Experiment path -> its StopState. Tune pickles the Stopper into the experiment state and, on
+# restore, puts the unpickled one back in place of the one passed to it; through this table
+# that old Stopper applies the criteria of the command that runs now (a new --stop).
+_ACTIVE: dict[str, StopState] = {}
+
+
+def activate(key: str, stop: Mapping, where: str) -> StopState:
+    """Make ``stop`` the criteria of experiment ``key`` for this process."""
+    _ACTIVE[key] = StopState(stop if isinstance(stop, SourceDict) else dict(stop), where)
+    return _ACTIVE[key]
+
+
+def make_stopper(key: str, stop: Mapping, where: str, restored: bool = False) -> Any:
+    """A Tune ``Stopper`` for experiment ``key`` that also refuses criteria its algorithm
+    never reports (see the module docstring). ``restored``: unpickled from an experiment's
+    state, it follows the criteria this process activated for ``key`` (else its own)."""
     from ray import tune
 
     class StopCriteria(tune.Stopper):
         """Stops a trial when a criterion is reached; stops everything, recording why, when a
         trial's first result lacks a criterion."""
 
-        def __init__(self, criteria: dict, origin: str):
-            self.criteria = criteria
-            self.origin = origin
-            self.checked: set[str] = set()
-            self.error: str | None = None
+        def __init__(self, experiment: str, fallback: StopState):
+            self.experiment = experiment
+            self.fallback = fallback  # for a restore outside `rllib train`
+
+        @property
+        def state(self) -> StopState:
+            return _ACTIVE.get(self.experiment, self.fallback)
 
         def __call__(self, trial_id: str, result: dict) -> bool:
-            if trial_id not in self.checked:
-                self.checked.add(trial_id)
-                missing = missing_metrics(self.criteria, result)
+            state = self.state
+            if trial_id not in state.checked:
+                state.checked.add(trial_id)
+                missing = missing_metrics(state.criteria, result)
                 if missing:
-                    self.error = missing_metric_message(missing, result, self.origin)
+                    state.error = missing_metric_message(
+                        missing, result, state.criteria, state.origin
+                    )
                     return True
-            return reached(self.criteria, result)
+            return reached(state.criteria, result)
 
         def stop_all(self) -> bool:
-            return self.error is not None
+            return self.state.error is not None
 
-    return StopCriteria(dict(stop), where)
+        def __reduce__(self):
+            # Pickled by reference to a module function: by value (cloudpickle's way with a
+            # class defined here) the methods would carry a stale copy of _ACTIVE.
+            fallback = self.fallback
+            return (_unpickle_stopper, (self.experiment, fallback.criteria, fallback.origin))
+
+    own = StopState(dict(stop), where) if restored else activate(key, stop, where)
+    return StopCriteria(key, own)
+
+
+def _unpickle_stopper(key: str, stop: Mapping, where: str) -> Any:
+    return make_stopper(key, stop, where, restored=True)

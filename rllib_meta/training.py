@@ -69,14 +69,14 @@ def progress_line(trial_id: str, result: Mapping) -> str:
     return " | ".join(parts)
 
 
-def _progress_callback():
+def _progress_callback(stop: Mapping):
     from ray import tune
 
     class ProgressPrinter(tune.Callback):
         """Prints :func:`progress_line` for every reported result and every saved checkpoint."""
 
         def on_step_begin(self, iteration, trials, **info):
-            _forget_old_stop_criteria(trials)
+            _use_stop_criteria(trials, stop)
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             print(progress_line(trial.trial_id, result), flush=True)
@@ -201,11 +201,11 @@ def check_trial_resources(prepared: PreparedExperiment, joined: bool) -> None:
         )
 
 
-def _forget_old_stop_criteria(trials: Any) -> None:
-    # A restored trial keeps the stop mapping it was created with; the experiment's Stopper
-    # (the new --stop on --resume) decides instead.
+def _use_stop_criteria(trials: Any, stop: Mapping) -> None:
+    # A restored trial keeps the stop mapping it was created with (Tune checks it besides the
+    # Stopper): give it this command's criteria (a new --stop on --resume).
     for trial in trials:
-        trial.stopping_criterion = {}
+        trial.stopping_criterion = dict(stop)
 
 
 def _restored_tuner(prepared: PreparedExperiment, run_config: Any, stopper: Any) -> Any:
@@ -219,7 +219,7 @@ def _restored_tuner(prepared: PreparedExperiment, run_config: Any, stopper: Any)
         raise ConfigError(f"--resume: no Tune experiment to resume at {prepared.path}.")
     previous = tune.Tuner.restore(prepared.path, prepared.algorithm_class)
     finished = [r.metrics for r in previous.get_results() if r.error is None and r.metrics]
-    go_on = any(m.get("done") and not reached(stopper.criteria, m) for m in finished)
+    go_on = any(m.get("done") and not reached(stopper.state.criteria, m) for m in finished)
     resume = ResumeConfig.ResumeType.RESUME
     resume_config = ResumeConfig(
         finished=resume if go_on else ResumeConfig.ResumeType.SKIP,
@@ -252,13 +252,14 @@ def run_experiment(
     from ray import tune
 
     experiment = prepared.experiment
-    stopper = make_stopper(experiment.stop, experiment.where or experiment.name)
+    where = experiment.where or experiment.name
+    stopper = make_stopper(prepared.path, experiment.stop, where)
     run_config = tune.RunConfig(
         name=experiment.name,
         storage_path=experiment.storage_path,
         stop=stopper,
         checkpoint_config=checkpoint_config_of(experiment),
-        callbacks=[_progress_callback()],
+        callbacks=[_progress_callback(experiment.stop)],
         verbose=verbose,
     )
     trainable = prepared.algorithm_class
@@ -278,8 +279,8 @@ def run_experiment(
         results = tuner.fit()
     finally:
         interrupts.in_fit = False
-    if stopper.error is not None:
-        raise ConfigError(stopper.error)
+    if stopper.state.error is not None:
+        raise ConfigError(stopper.state.error)
     print(
         f"Experiment {experiment.name!r}: {len(results)} trial(s) in {time.time() - start:.1f}s, "
         f"results in {prepared.path}",
