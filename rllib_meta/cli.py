@@ -123,6 +123,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequ
     from rllib_meta.cluster import ray_session
     from rllib_meta.experiment import Overrides, apply_overrides, parse_json_flag, prepare
     from rllib_meta.training import (
+        Interrupts,
         check_trial_resources,
         graceful_interrupts,
         report_checkpoints,
@@ -147,25 +148,31 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequ
             )
     failures = 0
     quiet = args.verbose == 0
-    with graceful_interrupts() as interrupts:
-        try:
-            with ray_session(args.ray_address, args.ray_num_cpus, args.ray_num_nodes, quiet):
-                for item in prepared:  # every request checked before any trial starts
-                    check_trial_resources(item, joined=bool(args.ray_address))
-                for item in prepared:
-                    results = run_experiment(item, args.resume, args.verbose, interrupts)
-                    failures += report_checkpoints(results)
-                    if interrupts.signal is not None:
-                        break
-        except KeyboardInterrupt:
-            interrupts.signal = interrupts.signal or signal.SIGINT
-        if interrupts.signal is not None:
-            print(
-                f"{parser.prog}: interrupted; the experiment state was saved. Resume with:\n"
-                f"  {resume_command(parser.prog, argv)}",
-                file=sys.stderr,
-            )
-            return interrupts.exit_code
+    interrupts = Interrupts()
+    try:
+        with (
+            ray_session(args.ray_address, args.ray_num_cpus, args.ray_num_nodes, quiet),
+            graceful_interrupts(interrupts),  # after ray.init: see its docstring
+        ):
+            for item in prepared:  # every request checked before any trial starts
+                check_trial_resources(item, joined=bool(args.ray_address))
+            for item in prepared:
+                results = run_experiment(item, args.resume, args.verbose, interrupts)
+                failures += report_checkpoints(results)
+                if interrupts.signal is not None:
+                    break
+    except KeyboardInterrupt:
+        interrupts.signal = interrupts.signal or signal.SIGINT
+    if interrupts.signal is not None and not interrupts.started:
+        print(f"{parser.prog}: interrupted before training started.", file=sys.stderr)
+        return interrupts.exit_code
+    if interrupts.signal is not None:
+        print(
+            f"{parser.prog}: interrupted; the experiment state was saved. Resume with:\n"
+            f"  {resume_command(parser.prog, argv)}",
+            file=sys.stderr,
+        )
+        return interrupts.exit_code
     return EXIT_FAILED if failures else 0
 
 

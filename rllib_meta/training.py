@@ -93,6 +93,7 @@ class Interrupts:
 
     signal: int | None = None
     in_fit: bool = False
+    started: bool = False  # a Tune run began (there is an experiment state to resume)
 
     @property
     def exit_code(self) -> int:
@@ -101,7 +102,7 @@ class Interrupts:
 
 
 @contextlib.contextmanager
-def graceful_interrupts() -> Iterator[Interrupts]:
+def graceful_interrupts(state: Interrupts | None = None) -> Iterator[Interrupts]:
     """SIGINT (Ctrl-C) and SIGTERM (``timeout``, schedulers) stop a run the same graceful way.
 
     Tune handles only SIGINT (and SIGUSR1) itself, and afterwards gives no sign that it was
@@ -109,8 +110,11 @@ def graceful_interrupts() -> Iterator[Interrupts]:
     and both signals come to one handler, which records the signal and, while Tune runs, calls
     Tune's SIGUSR1 handler: Tune stops the trials, saves the experiment state and returns. A
     second signal, or one outside Tune, raises ``KeyboardInterrupt`` (quit at once).
+
+    Enter it after ``ray.init``: Ray's driver installs a C-level SIGTERM handler that aborts
+    the process, and the one installed last wins.
     """
-    state = Interrupts()
+    state = state or Interrupts()
     if threading.current_thread() is not threading.main_thread():
         yield state  # signal handlers can only be set from the main thread
         return
@@ -139,7 +143,8 @@ def graceful_interrupts() -> Iterator[Interrupts]:
         yield state
     finally:
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            if old is not None:  # None: a handler not set from Python (Ray's), left to it
+                signal.signal(sig, old)
         signal.signal(signal.SIGUSR1, previous_usr1)
         if previous_env is None:
             os.environ.pop(TUNE_SIGINT_ENV, None)
@@ -274,7 +279,7 @@ def run_experiment(
         )
     interrupts = interrupts or Interrupts()
     start = time.time()
-    interrupts.in_fit = True
+    interrupts.in_fit = interrupts.started = True
     try:
         results = tuner.fit()
     finally:
