@@ -157,7 +157,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequ
             for item in prepared:  # every request checked before any trial starts
                 check_trial_resources(item, joined=bool(args.ray_address))
             for item in prepared:
-                results = run_experiment(item, args.resume, args.verbose, interrupts)
+                results = run_experiment(
+                    item, args.resume, args.verbose, interrupts, new_stop=args.stop is not None
+                )
                 failures += report_checkpoints(results)
                 if interrupts.signal is not None:
                     break

@@ -213,18 +213,30 @@ def _use_stop_criteria(trials: Any, stop: Mapping) -> None:
         trial.stopping_criterion = dict(stop)
 
 
-def _restored_tuner(prepared: PreparedExperiment, run_config: Any, stopper: Any) -> Any:
-    """``Tuner.restore`` of the experiment, with this command's stop criteria, callbacks and
-    verbosity (Tune would keep the ones pickled in ``tuner.pkl``): finished trials that the
-    new criteria do not stop yet continue from their newest checkpoint."""
+def _previous_run(prepared: PreparedExperiment) -> tuple[Any, dict]:
+    """The experiment's state on disk: its ``Tuner`` and the stop criteria it ran with."""
     from ray import tune
-    from ray.tune import ResumeConfig
 
     if not tune.Tuner.can_restore(prepared.path):
         raise ConfigError(f"--resume: no Tune experiment to resume at {prepared.path}.")
     previous = tune.Tuner.restore(prepared.path, prepared.algorithm_class)
+    stored = previous._local_tuner.get_run_config().stop  # Ray 2.60: the unpickled RunConfig
+    if isinstance(stored, Mapping):  # an experiment started before the Stopper
+        return previous, dict(stored)
+    fallback = getattr(stored, "fallback", None)  # our Stopper (stop_criteria.make_stopper)
+    return previous, dict(fallback.criteria) if fallback is not None else {}
+
+
+def _restored_tuner(previous: Any, prepared: PreparedExperiment, run_config: Any) -> Any:
+    """``Tuner.restore`` of the experiment, with this command's stop criteria, callbacks and
+    verbosity (Tune would keep the ones pickled in ``tuner.pkl``): finished trials that the
+    criteria do not stop yet continue from their newest checkpoint."""
+    from ray import tune
+    from ray.tune import ResumeConfig
+
+    stop = run_config.stop.state.criteria
     finished = [r.metrics for r in previous.get_results() if r.error is None and r.metrics]
-    go_on = any(m.get("done") and not reached(stopper.state.criteria, m) for m in finished)
+    go_on = any(m.get("done") and not reached(stop, m) for m in finished)
     resume = ResumeConfig.ResumeType.RESUME
     resume_config = ResumeConfig(
         finished=resume if go_on else ResumeConfig.ResumeType.SKIP,
@@ -234,8 +246,8 @@ def _restored_tuner(prepared: PreparedExperiment, run_config: Any, stopper: Any)
     tuner = tune.Tuner.restore(
         prepared.path, prepared.algorithm_class, _resume_config=resume_config
     )
-    restored = tuner._local_tuner.get_run_config()  # Ray 2.60: the unpickled RunConfig
-    restored.stop = stopper
+    restored = tuner._local_tuner.get_run_config()
+    restored.stop = run_config.stop
     restored.callbacks = run_config.callbacks
     restored.verbose = run_config.verbose
     return tuner
@@ -246,33 +258,39 @@ def run_experiment(
     resume: bool = False,
     verbose: int = 0,
     interrupts: Interrupts | None = None,
+    new_stop: bool = True,
 ) -> Any:
     """Fit the experiment with Tune (or resume it) and return the ``ResultGrid``.
 
     ``verbose`` 0 prints one line per iteration; 1 and 2 add Tune's own status tables.
-    ``interrupts`` (from :func:`graceful_interrupts`) learns when Tune is running. Raises
-    :class:`ConfigError` when a trial's first result lacks a stop criterion.
-    Requires Ray to be running (see :func:`rllib_meta.cluster.ray_session`).
+    ``interrupts`` (from :func:`graceful_interrupts`) learns when Tune is running. On
+    ``resume``, ``new_stop`` (``--stop`` given) makes the experiment's stop criteria replace
+    the ones it ran with; otherwise those are kept. Raises :class:`ConfigError` when a trial's
+    first result lacks a stop criterion. Requires Ray to be running (see
+    :func:`rllib_meta.cluster.ray_session`).
     """
     from ray import tune
 
     experiment = prepared.experiment
     where = experiment.where or experiment.name
-    stopper = make_stopper(prepared.path, experiment.stop, where)
+    stop = experiment.stop
+    if resume:
+        previous, stored = _previous_run(prepared)
+        stop = stop if new_stop else stored
+    stopper = make_stopper(prepared.path, stop, where)
     run_config = tune.RunConfig(
         name=experiment.name,
         storage_path=experiment.storage_path,
         stop=stopper,
         checkpoint_config=checkpoint_config_of(experiment),
-        callbacks=[_progress_callback(experiment.stop)],
+        callbacks=[_progress_callback(stop)],
         verbose=verbose,
     )
-    trainable = prepared.algorithm_class
     if resume:
-        tuner = _restored_tuner(prepared, run_config, stopper)
+        tuner = _restored_tuner(previous, prepared, run_config)
     else:
         tuner = tune.Tuner(
-            trainable,
+            prepared.algorithm_class,
             param_space=prepared.param_space,
             tune_config=tune.TuneConfig(num_samples=experiment.num_samples),
             run_config=run_config,

@@ -47,8 +47,9 @@ def test_resume_with_a_higher_stop_continues_to_it(ray_instance, tmp_path, capsy
     out = capsys.readouterr().out
     assert "iter 2 |" in out and "iter 3 |" in out and "iter 4 |" not in out, out
     assert iterations(tmp_path) == [1, 2, 3]
-    # Resumed again with the stop it has reached: nothing more is trained.
-    assert train(tmp_path, {"training_iteration": 3}, None, "--resume") == 0
+    # Resumed again without --stop: the stop it ran with (3, not the file's 20) is kept, and
+    # it has been reached, so nothing more is trained.
+    assert train(tmp_path, None, None, "--resume") == 0
     assert "iter " not in capsys.readouterr().out
     assert iterations(tmp_path) == [1, 2, 3]
 
