@@ -111,6 +111,12 @@ def _experiments_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     return [experiment_from_flags(args.algo, args.env)]
 
 
+def _ray_is_running() -> bool:
+    import ray
+
+    return ray.is_initialized()
+
+
 def resume_command(prog: str, argv: Sequence[str]) -> str:
     """The command line that resumes this ``train`` command where it stopped."""
     words = list(argv)
@@ -120,7 +126,7 @@ def resume_command(prog: str, argv: Sequence[str]) -> str:
 
 
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
-    from rllib_meta.cluster import ray_session
+    from rllib_meta.cluster import local_offer, ray_session
     from rllib_meta.experiment import Overrides, apply_overrides, parse_json_flag, prepare
     from rllib_meta.training import (
         Interrupts,
@@ -146,6 +152,11 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequ
                 f"Note: experiment {item.experiment.name!r} has no stop criteria: "
                 "it trains until interrupted (Ctrl-C)."
             )
+    if not args.ray_address and not _ray_is_running():
+        # A local Ray's CPUs are known before it starts: refuse without starting it.
+        offer = local_offer(args.ray_num_cpus, args.ray_num_nodes)
+        for item in prepared:
+            check_trial_resources(item, joined=False, offer=offer)
     failures = 0
     quiet = args.verbose == 0
     interrupts = Interrupts()

@@ -105,7 +105,7 @@ def ray_session(
     if num_nodes > 1:
         from ray.cluster_utils import Cluster
 
-        cpus_per_node = max(1, (num_cpus or os.cpu_count() or 1) // num_nodes)
+        cpus_per_node = int(local_offer(num_cpus, num_nodes)[1][0]["CPU"])
         cluster = Cluster(initialize_head=True, head_node_args=_node_args(0, cpus_per_node))
         for index in range(1, num_nodes):
             cluster.add_node(**_node_args(index, cpus_per_node))
@@ -172,16 +172,19 @@ def check_resources(
     fix: str,
     joined: bool,
     wait_s: float = RESOURCE_WAIT_S,
+    offer: tuple[Mapping[str, float], Sequence[Mapping[str, float]]] | None = None,
 ) -> None:
-    """Refuse a trial request the running cluster cannot satisfy (Tune would wait forever).
+    """Refuse a trial request the cluster cannot satisfy (Tune would wait forever for it).
 
-    On a joined cluster (``joined``), which an autoscaler may still grow, wait up to
-    ``wait_s`` seconds for the resources to appear first. ``fix`` says how to ask for less.
+    The cluster is the running one, or ``offer`` (total, per node), what a local Ray about to
+    start will have. On a joined cluster (``joined``), which an autoscaler may still grow,
+    wait up to ``wait_s`` seconds for the resources to appear first. ``fix`` says how to ask
+    for less.
     """
-    deadline = time.monotonic() + (wait_s if joined else 0.0)
+    deadline = time.monotonic() + (wait_s if joined and offer is None else 0.0)
     announced = False
     while True:
-        total, nodes = _cluster_resources()
+        total, nodes = offer if offer is not None else _cluster_resources()
         short = resource_shortfall(bundles, total, nodes)
         if not short or time.monotonic() >= deadline:
             break
@@ -204,6 +207,15 @@ def check_resources(
             f"{len(bundles)} bundle(s): {list(map(dict, bundles))}), so it would wait forever. "
             f"{fix}"
         )
+
+
+def local_offer(num_cpus: int | None, num_nodes: int) -> tuple[dict, list[dict]]:
+    """The CPUs a local Ray started by :func:`ray_session` will have: (total, per node)."""
+    if num_nodes > 1:
+        per_node = max(1, (num_cpus or os.cpu_count() or 1) // num_nodes)
+        return {"CPU": float(per_node * num_nodes)}, [{"CPU": float(per_node)}] * num_nodes
+    cpus = float(num_cpus or os.cpu_count() or 1)
+    return {"CPU": cpus}, [{"CPU": cpus}]
 
 
 def _sum(bundles: Sequence[Mapping[str, float]]) -> dict[str, float]:

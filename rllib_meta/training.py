@@ -173,8 +173,8 @@ def trial_bundles(prepared: PreparedExperiment, max_variants: int = 64) -> list[
     return requests
 
 
-def resource_fix(prepared: PreparedExperiment, joined: bool) -> str:
-    """How to ask for less, in the config's own terms."""
+def resource_fix(prepared: PreparedExperiment, joined: bool, cpus_needed: float) -> str:
+    """How to get the resources, or ask for less, in the config's own terms."""
     config = prepared.param_space
     asks = []
     runners = config.get("num_env_runners") or 0
@@ -189,20 +189,32 @@ def resource_fix(prepared: PreparedExperiment, joined: bool) -> str:
         asks.append("fewer evaluation_num_env_runners")
     if config.get("num_gpus_per_learner") or config.get("num_gpus_per_env_runner"):
         asks.append("no GPUs (num_gpus_per_learner / num_gpus_per_env_runner: 0)")
-    more = "add nodes to the cluster" if joined else "give Ray more CPUs (--ray-num-cpus N)"
+    more = (
+        "add nodes to the cluster"
+        if joined
+        else f"give the local Ray more CPUs (--ray-num-cpus N, N >= {cpus_needed:g}; Ray then "
+        f"shares this machine's {os.cpu_count()} cores among more processes)"
+    )
     return f"Fix: {more}, or ask for less: {'; '.join(asks) or 'see the bundles above'}."
 
 
-def check_trial_resources(prepared: PreparedExperiment, joined: bool) -> None:
-    """Refuse, before any trial starts, a trial request the running cluster cannot place."""
+def check_trial_resources(
+    prepared: PreparedExperiment, joined: bool, offer: tuple | None = None
+) -> None:
+    """Refuse, before any trial starts, a trial request the cluster cannot place: the running
+    one, or ``offer`` (CPUs only: :func:`rllib_meta.cluster.local_offer`) before Ray starts."""
     from rllib_meta.cluster import check_resources
 
     for bundles in trial_bundles(prepared):
+        if offer is not None:  # before Ray starts only CPUs are known
+            bundles = [{"CPU": b["CPU"]} for b in bundles if b.get("CPU")]
+        cpus = sum(bundle.get("CPU", 0.0) for bundle in bundles)
         check_resources(
             bundles,
             f"experiment {prepared.experiment.name!r}: a trial",
-            resource_fix(prepared, joined),
+            resource_fix(prepared, joined, cpus),
             joined=joined,
+            offer=offer,
         )
 
 

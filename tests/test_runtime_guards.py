@@ -134,6 +134,20 @@ def test_local_cluster_refuses_at_once_with_the_numbers_and_the_fix(monkeypatch)
         check_resources(BUNDLES, "a trial", "Fix: --ray-num-cpus N", joined=False, wait_s=60)
 
 
+def test_a_local_ray_is_checked_before_it_starts(monkeypatch):
+    from rllib_meta.cluster import local_offer
+
+    def no_running_cluster():
+        raise AssertionError("a local offer needs no running Ray")
+
+    monkeypatch.setattr("rllib_meta.cluster._cluster_resources", no_running_cluster)
+    assert local_offer(3, 1) == ({"CPU": 3.0}, [{"CPU": 3.0}])
+    assert local_offer(5, 2) == ({"CPU": 4.0}, [{"CPU": 2.0}, {"CPU": 2.0}])  # as ray_session
+    check_resources(BUNDLES, "a trial", "fix", joined=False, offer=local_offer(3, 1))
+    with pytest.raises(ConfigError, match=r"3 CPU needed, 2 available"):
+        check_resources(BUNDLES, "a trial", "fix", joined=False, offer=local_offer(2, 1))
+
+
 def test_joined_cluster_waits_a_bounded_time(monkeypatch):
     offers = iter([{"CPU": 2.0}, {"CPU": 2.0}, {"CPU": 4.0}])  # an autoscaler adds a node
 
