@@ -55,10 +55,11 @@ def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
             pass
     except OSError as error:
-        reason = "no answer" if isinstance(error, TimeoutError) else (error.strerror or error)
+        timed_out = isinstance(error, TimeoutError)
+        reason = f"no answer within {timeout_s:g}s" if timed_out else error.strerror or error
         raise ConfigError(
-            f"--ray-address {address!r}: cannot reach a Ray cluster there ({reason} within "
-            f"{timeout_s:g}s). Start one with `ray start --head` and give the address it "
+            f"--ray-address {address!r}: cannot reach a Ray cluster there ({reason}). Start "
+            "one with `ray start --head` and give the address it "
             "prints, use --ray-address auto for one on this machine, or leave the flag out "
             "to start a local Ray."
         ) from None
