@@ -24,7 +24,7 @@ from typing import Any
 from rllib_meta.config_builder import build_algorithm_config
 from rllib_meta.errors import ConfigError, unknown_choice
 from rllib_meta.registry import algorithm_names, get_algorithm_class
-from rllib_meta.stop_criteria import check_stop
+from rllib_meta.stop_criteria import check_stop, result_groups
 from rllib_meta.yaml_loader import SourceDict, deep_merge, load_yaml, location
 
 EXPERIMENT_KEYS = (
@@ -206,7 +206,9 @@ def prepare(experiment: Experiment) -> PreparedExperiment:
     # Our algorithms and RLlib's report known metrics; a "module:Class" of the user's own may
     # report anything (its criteria are checked against its first result).
     strict = experiment.run in algorithm_names()
-    stop = check_stop(experiment.stop, where or "stop", strict=strict)
+    stop = check_stop(
+        experiment.stop, where or "stop", strict=strict, groups=result_groups(experiment.run)
+    )
     checkpoint_config_of(experiment)
     config, has_search_spaces = build_algorithm_config(
         algorithm_class.get_default_config(), experiment.config, origin=where

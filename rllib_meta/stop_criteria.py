@@ -56,21 +56,31 @@ ENV_RUNNER_METRICS = (
     "num_module_steps_sampled/*",
     "num_module_steps_sampled_lifetime/*",
 )
-# Groups whose leaves depend on the run (module ids, our algorithms' own metrics): any path
-# below them passes here and is checked against the first result.
-OPEN_GROUPS = (
-    "learners",  # learners/<module id>/<metric>
-    "timers",
-    "perf",
-    "fault_tolerance",
-    "env_runner_group",
-    # rllib-meta's algorithms (the groups they pass to MetaAlgorithm.log_results)
-    "meta_learner",  # Meta-MAPG family
-    "validation",  # Meta-MAPG family's meta-validation
-    "policy_pairs",  # MeVa family
-    "stackelberg",  # StackelbergMeta
-    "follower_learning_demo",  # FollowerLearningDemo
-)
+# Groups whose leaves depend on the run (module ids, timer names): any path below them passes
+# here and is checked against the first result.
+OPEN_GROUPS = ("learners", "timers", "perf", "fault_tolerance", "env_runner_group")
+# The groups rllib-meta's algorithms pass to MetaAlgorithm.log_results, by algorithm folder
+# (tests/test_runtime_guards.py checks them against the folders' constants).
+OWN_GROUPS = {
+    "meta_mapg": ("meta_learner", "validation"),  # Meta-MAPG family; meta-validation
+    "meta_value": ("policy_pairs",),  # MeVa family
+    "stackelberg": ("stackelberg",),  # StackelbergMeta
+    "follower_learning_demo": ("follower_learning_demo",),
+}
+
+
+def result_groups(algorithm: str) -> tuple[str, ...]:
+    """The open result groups of algorithm ``algorithm`` (a registered name): RLlib's, plus
+    its folder's own for rllib-meta's (every folder's when the folder is not in the table)."""
+    from rllib_meta.algorithms import ALGORITHMS
+
+    if algorithm not in ALGORITHMS:
+        return OPEN_GROUPS
+    folder = ALGORITHMS[algorithm].split(":")[0].split(".")[2]
+    own = OWN_GROUPS.get(folder, tuple(g for groups in OWN_GROUPS.values() for g in groups))
+    return OPEN_GROUPS + own
+
+
 # Classic-API-stack names (and common guesses) that are never reported: what to use instead.
 RENAMED = {
     "timesteps_total": "num_env_steps_sampled_lifetime",
@@ -103,12 +113,12 @@ def _matches(metric: str, pattern: str) -> bool:
     )
 
 
-def is_known_metric(metric: str) -> bool:
-    """True when ``metric`` is (or may be, under an open group) a reported metric."""
+def is_known_metric(metric: str, groups: tuple[str, ...] = OPEN_GROUPS) -> bool:
+    """True when ``metric`` is (or may be, under one of ``groups``) a reported metric."""
     if any(_matches(metric, pattern) for pattern in known_metrics()):
         return True
     group, _, rest = metric.partition("/")
-    return group in OPEN_GROUPS and bool(rest)
+    return group in groups and bool(rest)
 
 
 def flatten_stop(stop: Mapping, where: str) -> SourceDict:
@@ -131,7 +141,7 @@ def flatten_stop(stop: Mapping, where: str) -> SourceDict:
     return flat
 
 
-def _unknown_metric(metric: str, where: str) -> ConfigError:
+def _unknown_metric(metric: str, where: str, groups: tuple[str, ...]) -> ConfigError:
     if metric in RENAMED:
         return ConfigError(
             f"{where}: stop criterion {metric!r} is never reported on RLlib's new API stack "
@@ -144,7 +154,7 @@ def _unknown_metric(metric: str, where: str) -> ConfigError:
         f"{where}: unknown stop criterion {metric!r} (the run would never stop).{hint} Allowed: "
         f"{', '.join(TUNE_METRICS + RLLIB_TOP_LEVEL)}, env_runners/<metric> (e.g. "
         "env_runners/episode_return_mean), evaluation/env_runners/<metric>, or a metric under "
-        f"{', '.join(g + '/' for g in OPEN_GROUPS)}."
+        f"{', '.join(g + '/' for g in groups)}."
     )
 
 
@@ -159,18 +169,21 @@ def _check_value(metric: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: stop.{metric}: must be > 0, got {value!r}.")
 
 
-def check_stop(stop: Mapping, where: str, strict: bool = True) -> SourceDict:
+def check_stop(
+    stop: Mapping, where: str, strict: bool = True, groups: tuple[str, ...] = OPEN_GROUPS
+) -> SourceDict:
     """Validate stop criteria; return them flattened to Tune's slash paths.
 
-    ``strict=False`` (an algorithm class of the user's own, whose metrics are unknown here)
-    checks only the values; the run-time check of the first result still applies.
+    ``groups``: the algorithm's open result groups (:func:`result_groups`). ``strict=False``
+    (an algorithm class of the user's own, whose metrics are unknown here) checks only the
+    values; the run-time check of the first result still applies.
     Raises :class:`ConfigError` naming the criterion and where it was written.
     """
     flat = flatten_stop(stop, where)
     for metric, value in flat.items():
         written = location(flat, metric) or where
-        if strict and not is_known_metric(metric):
-            raise _unknown_metric(metric, written)
+        if strict and not is_known_metric(metric, groups):
+            raise _unknown_metric(metric, written, groups)
         _check_value(metric, value, written)
     return flat
 

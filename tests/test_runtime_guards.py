@@ -13,7 +13,7 @@ import pytest
 from rllib_meta import quiet
 from rllib_meta.cluster import check_resources, resource_shortfall, runtime_env
 from rllib_meta.errors import ConfigError
-from rllib_meta.stop_criteria import check_stop, make_stopper
+from rllib_meta.stop_criteria import OWN_GROUPS, check_stop, make_stopper, result_groups
 from rllib_meta.training import graceful_interrupts
 from rllib_meta.yaml_loader import SourceDict
 
@@ -37,6 +37,7 @@ def test_known_criteria_pass_and_nested_mappings_become_slash_paths():
             "learners/p0/total_loss": 0.1,
         },
         "--stop",
+        groups=result_groups("MetaMAPG"),
     )
     assert stop == {
         "training_iteration": 3,
@@ -77,6 +78,29 @@ def test_bad_criteria_are_refused_with_where_and_fix(stop, expected):
     with pytest.raises(ConfigError, match=expected) as info:
         check_stop(SourceDict(stop, locations=dict.fromkeys(stop, "exp.yaml:4")), "exp.yaml:1")
     assert str(info.value).startswith("exp.yaml:4")
+
+
+def test_each_algorithm_family_has_its_own_result_groups():
+    check_stop({"meta_learner/agent_reward_step_0": 1}, "x", groups=result_groups("LOLADiCE"))
+    check_stop({"policy_pairs/return_player_0": 1}, "x", groups=result_groups("MeVa"))
+    with pytest.raises(ConfigError, match=r"unknown stop criterion 'meta_learner/agent_rew"):
+        check_stop({"meta_learner/agent_reward_step_0": 1}, "x", groups=result_groups("PPO"))
+    with pytest.raises(ConfigError, match=r"unknown stop criterion 'policy_pairs/return"):
+        check_stop({"policy_pairs/return_player_0": 1}, "x", groups=result_groups("MetaMAPG"))
+
+
+def test_the_group_table_matches_the_algorithms_constants():
+    from rllib_meta.algorithms.follower_learning_demo.algorithm import RESULTS
+    from rllib_meta.algorithms.meta_mapg.algorithm import VALIDATION
+    from rllib_meta.algorithms.meta_value.algorithm import POLICY_PAIRS
+    from rllib_meta.algorithms.stackelberg.algorithm import METRICS
+
+    assert OWN_GROUPS == {
+        "meta_mapg": ("meta_learner", VALIDATION),  # meta_learner: a literal in algorithm.py
+        "meta_value": (POLICY_PAIRS,),
+        "stackelberg": (METRICS,),
+        "follower_learning_demo": (RESULTS,),
+    }
 
 
 def test_a_class_of_the_users_own_gets_only_its_values_checked():
