@@ -247,7 +247,11 @@ def _restored_tuner(previous: Any, prepared: PreparedExperiment, run_config: Any
     from ray.tune import ResumeConfig
 
     stop = run_config.stop.state.criteria
-    finished = [r.metrics for r in previous.get_results() if r.error is None and r.metrics]
+    try:
+        results = list(previous.get_results())
+    except RuntimeError:  # no readable results yet (interrupted before the first one)
+        results = []
+    finished = [r.metrics for r in results if r.error is None and r.metrics]
     go_on = any(m.get("done") and not reached(stop, m) for m in finished)
     resume = ResumeConfig.ResumeType.RESUME
     resume_config = ResumeConfig(
