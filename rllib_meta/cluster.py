@@ -65,6 +65,29 @@ def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         ) from None
 
 
+def _is_terminal_foreground_job() -> bool:
+    try:
+        with open("/dev/tty") as tty:
+            return os.tcgetpgrp(tty.fileno()) == os.getpgrp()
+    except OSError:  # no controlling terminal (cron, CI, nohup, timeout's child)
+        return False
+
+
+def leave_supervisor_process_group() -> bool:
+    """Put this command and the Ray it starts in a process group of their own, unless it is
+    a terminal's foreground job (Ctrl-C must still reach it). Returns whether it moved.
+
+    `timeout` (and supervisors like it) send SIGTERM to the child and then to their whole
+    process group: Ray's GCS and raylet, started by ``ray.init`` in this process's group, died
+    before the run could save its state. Moved, the command still gets the signal sent to it
+    and stops gracefully (``training.graceful_interrupts``); Ray's processes do not.
+    """
+    if os.getpgrp() == os.getpid() or _is_terminal_foreground_job():
+        return False  # a group leader keeps its group (a new one would need a new process)
+    os.setpgrp()
+    return True
+
+
 def _node_args(index: int, num_cpus: int) -> dict:
     # Node i of a simulated cluster carries the custom resource "node_i", so a config can
     # place actors on it, e.g. `custom_resources_per_env_runner: {node_1: 1}`.
@@ -103,6 +126,8 @@ def ray_session(
 
     cluster = None
     init_args = {"runtime_env": runtime_env(quiet), "include_dashboard": False}
+    if not address:
+        leave_supervisor_process_group()  # before Ray's processes start: they inherit it
     if num_nodes > 1:
         from ray.cluster_utils import Cluster
 

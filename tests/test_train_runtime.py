@@ -87,12 +87,14 @@ NOISE = ("new API stack", "RLModule(config=", "Install gputil", "Token authentic
 
 
 def test_sigterm_stops_gracefully_with_the_resume_command(tmp_path, tiny_ppo_config):
-    """Items 9 and 12: SIGTERM (what `timeout` and schedulers send) saves the experiment
-    state like Ctrl-C, exits 128 + 15 and prints our --resume command (not Tune's
-    Tuner.restore hint); Ray's notices are filtered, in the driver and in the trial actor.
+    """Items 9 and 12: SIGTERM (what `timeout` and schedulers send), here from `timeout`
+    to the command and its process group, saves the experiment state like Ctrl-C, exits
+    128 + 15 and prints our --resume command (not Tune's Tuner.restore hint); Ray's notices
+    are filtered, in the driver and in the trial actor.
 
     SIGINT takes the same handler (tests/test_runtime_guards.py); SIGTERM is the harder case:
-    Ray's driver aborts on it unless our handler is installed after ray.init."""
+    Ray's driver aborts on it unless our handler is installed after ray.init, and Ray's GCS
+    dies of a group-wide one unless the command has left `timeout`'s process group."""
     signum = signal.SIGTERM
     command = [
         sys.executable, "-m", "rllib_meta.cli", "train", "file", "tuned_examples/ppo_ipd.yaml",
@@ -101,8 +103,15 @@ def test_sigterm_stops_gracefully_with_the_resume_command(tmp_path, tiny_ppo_con
         "--storage-path", str(tmp_path), "--ray-num-cpus", "1",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # Through `timeout`, which relays the SIGTERM it gets to the command and then to its whole
+    # process group, as when its time runs out: Ray's own processes must not die of it.
     process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ["timeout", "900", *command],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines = []
     try:
