@@ -126,7 +126,7 @@ def resume_command(prog: str, argv: Sequence[str]) -> str:
 
 
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
-    from rllib_meta.cluster import local_offer, ray_session
+    from rllib_meta.cluster import check_ray_flags, local_offer, ray_session
     from rllib_meta.experiment import Overrides, apply_overrides, parse_json_flag, prepare
     from rllib_meta.training import (
         Interrupts,
@@ -152,6 +152,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequ
                 f"Note: experiment {item.experiment.name!r} has no stop criteria: "
                 "it trains until interrupted (Ctrl-C)."
             )
+    check_ray_flags(args.ray_address, args.ray_num_cpus, args.ray_num_nodes)
     if not args.ray_address and not _ray_is_running():
         # A local Ray's CPUs are known before it starts: refuse without starting it.
         offer = local_offer(args.ray_num_cpus, args.ray_num_nodes)
@@ -264,7 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rllib_meta import quiet
 
         # Before any config is built: RLlib's notices come from there too.
-        quiet.install() if args.verbose == 0 else quiet.uninstall()
+        if args.verbose == 0:
+            quiet.install()
+        else:
+            quiet.uninstall()
     try:
         if args.command == "train":
             return _train(args, parser, argv)

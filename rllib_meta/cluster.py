@@ -94,6 +94,18 @@ def _node_args(index: int, num_cpus: int) -> dict:
     return {"num_cpus": num_cpus, "resources": {f"node_{index}": SIMULATED_NODE_SLOTS}}
 
 
+def check_ray_flags(address: str | None, num_cpus: int | None, num_nodes: int) -> None:
+    """The --ray-* flags, checked before anything uses them."""
+    if num_nodes < 1:
+        raise ConfigError(f"--ray-num-nodes must be >= 1, got {num_nodes}.")
+    if num_cpus is not None and num_cpus < 1:
+        raise ConfigError(f"--ray-num-cpus must be >= 1, got {num_cpus}.")
+    if num_nodes > 1 and address:
+        raise ConfigError(
+            "--ray-num-nodes simulates a local cluster; it cannot join --ray-address."
+        )
+
+
 @contextlib.contextmanager
 def ray_session(
     address: str | None = None,
@@ -111,14 +123,7 @@ def ray_session(
     """
     import ray
 
-    if num_nodes < 1:
-        raise ConfigError(f"--ray-num-nodes must be >= 1, got {num_nodes}.")
-    if num_cpus is not None and num_cpus < 1:
-        raise ConfigError(f"--ray-num-cpus must be >= 1, got {num_cpus}.")
-    if num_nodes > 1 and address:
-        raise ConfigError(
-            "--ray-num-nodes simulates a local cluster; it cannot join --ray-address."
-        )
+    check_ray_flags(address, num_cpus, num_nodes)
     if ray.is_initialized():
         register_all()  # Tune's registry is per Ray job: make sure this job has our entries.
         yield
