@@ -162,6 +162,11 @@ def _check_value(metric: str, value: Any, where: str) -> None:
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if not number or math.isnan(value):
         raise ConfigError(f"{where}: stop.{metric}: expected a number, got {value!r}.")
+    if math.isinf(value):
+        raise ConfigError(
+            f"{where}: stop.{metric}: must be finite, got {value!r} (leave the criterion out "
+            "to train until interrupted)."
+        )
     leaf = metric.rsplit("/", 1)[-1]
     if leaf in AT_LEAST_ONE and value < 1:
         raise ConfigError(f"{where}: stop.{metric}: must be >= 1, got {value!r}.")
