@@ -7,11 +7,16 @@ Ray 2.60 no longer ships an ``rllib`` command; this one keeps the classic workfl
     rllib evaluate <checkpoint> [<checkpoint> ...] [--episodes N] [--output-dir DIR]
     rllib list
 
-Exit codes: 0 success, 1 a trial or evaluation failed, 2 bad input (unknown key, name, file).
+Exit codes: 0 success, 1 a trial or evaluation failed, 2 bad input (unknown key, name, file,
+stop criterion, unreachable cluster, resources the cluster cannot offer), 128 + the signal
+number when a run was stopped by SIGINT (130) or SIGTERM (143): the experiment state is saved
+and the `--resume` command printed.
 """
 
 import argparse
 import os
+import shlex
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -117,10 +122,30 @@ def _experiments_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     return [experiment_from_flags(args.algo, args.env)]
 
 
-def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from rllib_meta.cluster import ray_session
+def _ray_is_running() -> bool:
+    import ray
+
+    return ray.is_initialized()
+
+
+def resume_command(prog: str, argv: Sequence[str]) -> str:
+    """The command line that resumes this ``train`` command where it stopped."""
+    words = list(argv)
+    if "--resume" not in words:
+        words.append("--resume")
+    return shlex.join([prog, *words])
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+    from rllib_meta.cluster import check_ray_flags, local_offer, ray_session
     from rllib_meta.experiment import Overrides, apply_overrides, parse_json_flag, prepare
-    from rllib_meta.training import report_checkpoints, run_experiment
+    from rllib_meta.training import (
+        Interrupts,
+        check_trial_resources,
+        graceful_interrupts,
+        report_checkpoints,
+        run_experiment,
+    )
 
     overrides = Overrides(
         stop=parse_json_flag(args.stop, "--stop"),
@@ -138,11 +163,41 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 f"Note: experiment {item.experiment.name!r} has no stop criteria: "
                 "it trains until interrupted (Ctrl-C)."
             )
-    failures = 0
-    with ray_session(args.ray_address, args.ray_num_cpus, args.ray_num_nodes):
+    check_ray_flags(args.ray_address, args.ray_num_cpus, args.ray_num_nodes)
+    if not args.ray_address and not _ray_is_running():
+        # A local Ray's CPUs are known before it starts: refuse without starting it.
+        offer = local_offer(args.ray_num_cpus, args.ray_num_nodes)
         for item in prepared:
-            results = run_experiment(item, resume=args.resume, verbose=args.verbose)
-            failures += report_checkpoints(results)
+            check_trial_resources(item, joined=False, offer=offer)
+    failures = 0
+    quiet = args.verbose == 0
+    interrupts = Interrupts()
+    try:
+        with (
+            ray_session(args.ray_address, args.ray_num_cpus, args.ray_num_nodes, quiet),
+            graceful_interrupts(interrupts),  # after ray.init: see its docstring
+        ):
+            for item in prepared:  # every request checked before any trial starts
+                check_trial_resources(item, joined=bool(args.ray_address))
+            for item in prepared:
+                results = run_experiment(
+                    item, args.resume, args.verbose, interrupts, new_stop=args.stop is not None
+                )
+                failures += report_checkpoints(results)
+                if interrupts.signal is not None:
+                    break
+    except KeyboardInterrupt:
+        interrupts.signal = interrupts.signal or signal.SIGINT
+    if interrupts.signal is not None and not interrupts.started:
+        print(f"{parser.prog}: interrupted before training started.", file=sys.stderr)
+        return interrupts.exit_code
+    if interrupts.signal is not None:
+        print(
+            f"{parser.prog}: interrupted; the experiment state was saved. Resume with:\n"
+            f"  {resume_command(parser.prog, argv)}",
+            file=sys.stderr,
+        )
+        return interrupts.exit_code
     return EXIT_FAILED if failures else 0
 
 
@@ -215,11 +270,20 @@ def _list() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     prog = os.path.basename(sys.argv[0]) if argv is None else "rllib"
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(prog if prog in ("rllib", "rllib-meta") else "rllib")
     args = parser.parse_args(argv)
+    if args.command == "train":
+        from rllib_meta import quiet
+
+        # Before any config is built: RLlib's notices come from there too.
+        if args.verbose == 0:
+            quiet.install()
+        else:
+            quiet.uninstall()
     try:
         if args.command == "train":
-            return _train(args, parser)
+            return _train(args, parser, argv)
         if args.command == "evaluate":
             return _evaluate(args)
         return _list()
@@ -234,3 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """Console-script entry point."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

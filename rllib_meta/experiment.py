@@ -16,7 +16,6 @@ Everything is validated before Ray starts, so a typo costs no cluster time.
 
 import dataclasses
 import json
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +23,8 @@ from typing import Any
 
 from rllib_meta.config_builder import build_algorithm_config
 from rllib_meta.errors import ConfigError, unknown_choice
-from rllib_meta.registry import get_algorithm_class
+from rllib_meta.registry import algorithm_names, get_algorithm_class
+from rllib_meta.stop_criteria import check_stop, result_groups
 from rllib_meta.yaml_loader import SourceDict, deep_merge, load_yaml, location
 
 EXPERIMENT_KEYS = (
@@ -151,7 +151,9 @@ def apply_overrides(experiment: Experiment, overrides: Overrides) -> Experiment:
     if overrides.config:
         changes["config"] = deep_merge(experiment.config, overrides.config, "--config")
     if overrides.stop is not None:
-        changes["stop"] = dict(overrides.stop)
+        changes["stop"] = SourceDict(
+            overrides.stop, locations=dict.fromkeys(overrides.stop, "--stop")
+        )
     if overrides.num_samples is not None:
         changes["num_samples"] = overrides.num_samples
     if overrides.storage_path is not None:
@@ -163,15 +165,6 @@ def apply_overrides(experiment: Experiment, overrides: Overrides) -> Experiment:
         checkpoint_config["checkpoint_at_end"] = overrides.checkpoint_at_end
     changes["checkpoint_config"] = checkpoint_config
     return dataclasses.replace(experiment, **changes)
-
-
-def _check_stop(stop: Mapping, where: str) -> None:
-    for metric, value in stop.items():
-        if not isinstance(metric, str):
-            raise ConfigError(f"{where} stop: metric names must be strings, got {metric!r}.")
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not number or math.isnan(value):
-            raise ConfigError(f"{where} stop.{metric}: expected a number, got {value!r}.")
 
 
 def checkpoint_config_of(experiment: Experiment) -> Any:
@@ -224,7 +217,12 @@ def prepare(experiment: Experiment) -> PreparedExperiment:
         raise ConfigError(f"{where}: num_samples must be an integer >= 1, got {num_samples!r}.")
     if not isinstance(experiment.storage_path, str) or not experiment.storage_path:
         raise ConfigError(f"{where}: storage_path must be a path, got {experiment.storage_path!r}.")
-    _check_stop(experiment.stop, where)
+    # Our algorithms and RLlib's report known metrics; a "module:Class" of the user's own may
+    # report anything (its criteria are checked against its first result).
+    strict = experiment.run in algorithm_names()
+    stop = check_stop(
+        experiment.stop, where or "stop", strict=strict, groups=result_groups(experiment.run)
+    )
     checkpoint_config_of(experiment)
     config, has_search_spaces = build_algorithm_config(
         algorithm_class.get_default_config(), experiment.config, origin=where
@@ -232,7 +230,7 @@ def prepare(experiment: Experiment) -> PreparedExperiment:
     storage_path = os.path.abspath(os.path.expanduser(experiment.storage_path))
     _check_storage_path(storage_path, where)
     return PreparedExperiment(
-        experiment=dataclasses.replace(experiment, storage_path=storage_path),
+        experiment=dataclasses.replace(experiment, storage_path=storage_path, stop=stop),
         algorithm_class=algorithm_class,
         param_space=config.to_dict(),
         has_search_spaces=has_search_spaces,

@@ -59,6 +59,20 @@ exp:
             GOOD.replace("stop: {training_iteration: 1}", "stop: {training_iteration: soon}"),
             r"stop\.training_iteration: expected a number",
         ),
+        (  # issue 18 item 1: ran forever
+            GOOD.replace("stop: {training_iteration: 1}", "stop: {train_iter: 1}"),
+            r"experiment\.yaml:4: unknown stop criterion 'train_iter'.*'training_iteration'",
+        ),
+        (
+            GOOD.replace("stop: {training_iteration: 1}", "stop: {training_iteration: -3}"),
+            r"experiment\.yaml:4: stop\.training_iteration: must be >= 1, got -3",
+        ),
+        (
+            GOOD.replace(
+                "stop: {training_iteration: 1}", "stop:\n    env_runners: {episode_retrun_mean: 5}"
+            ),
+            r"experiment\.yaml:5: unknown stop criterion 'env_runners/episode_retrun_mean'",
+        ),
         (
             GOOD + "  checkpoint_config: {checkpoint_freq: 2}\n",
             r"unknown checkpoint_config key 'checkpoint_freq'.*checkpoint_frequency",
@@ -79,6 +93,7 @@ def test_bad_yaml_exits_2_naming_the_problem(tmp_path, capsys, yaml_text, expect
         (["--config", "{lr: 1}"], r"--config: invalid JSON"),
         (["--config", '{"lrr": 1}'], r"--config \(config\.lrr\).*'lrr'"),
         (["--stop", "[1]"], r"--stop: expected a JSON object"),
+        (["--stop", '{"timesteps_total": 1000}'], r"--stop: .*num_env_steps_sampled_lifetime"),
         (["--num-samples", "0"], r"num_samples must be an integer >= 1"),
         (["--checkpoint-freq", "-1"], r"checkpoint_frequency must be an integer >= 0"),
         (["--ray-num-nodes", "0"], r"--ray-num-nodes must be >= 1"),
@@ -343,3 +358,20 @@ def test_evaluate_takes_the_options_its_protocol_reads(
     checkpoint = fake_checkpoint(tmp_path / "checkpoint_000000", algorithm, env, {})
     with pytest.raises(AssertionError, match="Ray was started"):  # past every check
         main(["evaluate", checkpoint, *flags])
+
+
+def test_unreachable_ray_address_fails_fast(tmp_path):
+    """Issue 18 item 3: `--ray-address 127.0.0.1:1` retried for minutes; now one clear error.
+
+    A process of its own: in this one the session's Ray may already be up (and reused)."""
+    command = [sys.executable, "-m", "rllib_meta.cli", "train", "file", write(tmp_path, GOOD)]
+    result = subprocess.run(
+        [*command, "--ray-address", "127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert result.returncode == EXIT_BAD_INPUT, result.stderr[-2000:]
+    assert "--ray-address '127.0.0.1:1': cannot reach a Ray cluster there" in result.stderr
+    assert "Traceback" not in result.stderr
