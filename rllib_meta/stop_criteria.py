@@ -59,26 +59,18 @@ ENV_RUNNER_METRICS = (
 # Groups whose leaves depend on the run (module ids, timer names): any path below them passes
 # here and is checked against the first result.
 OPEN_GROUPS = ("learners", "timers", "perf", "fault_tolerance", "env_runner_group")
-# The groups rllib-meta's algorithms pass to MetaAlgorithm.log_results, by algorithm folder
-# (tests/test_runtime_guards.py checks them against the folders' constants).
-OWN_GROUPS = {
-    "meta_mapg": ("meta_learner", "validation"),  # Meta-MAPG family; meta-validation
-    "meta_value": ("policy_pairs",),  # MeVa family
-    "stackelberg": ("stackelberg",),  # StackelbergMeta
-    "follower_learning_demo": ("follower_learning_demo",),
-}
 
 
 def result_groups(algorithm: str) -> tuple[str, ...]:
-    """The open result groups of algorithm ``algorithm`` (a registered name): RLlib's, plus
-    its folder's own for rllib-meta's (every folder's when the folder is not in the table)."""
+    """The open result groups of algorithm ``algorithm`` (a registered name): RLlib's, plus,
+    for rllib-meta's, the groups it declares (``MetaAlgorithm.RESULT_GROUPS``, which its
+    ``log_results`` enforces)."""
     from rllib_meta.algorithms import ALGORITHMS
+    from rllib_meta.registry import get_algorithm_class
 
     if algorithm not in ALGORITHMS:
         return OPEN_GROUPS
-    folder = ALGORITHMS[algorithm].split(":")[0].split(".")[2]
-    own = OWN_GROUPS.get(folder, tuple(g for groups in OWN_GROUPS.values() for g in groups))
-    return OPEN_GROUPS + own
+    return OPEN_GROUPS + get_algorithm_class(algorithm).result_groups()
 
 
 # Classic-API-stack names (and common guesses) that are never reported: what to use instead.

@@ -13,7 +13,7 @@ import pytest
 from rllib_meta import quiet
 from rllib_meta.cluster import check_resources, resource_shortfall, runtime_env
 from rllib_meta.errors import ConfigError
-from rllib_meta.stop_criteria import OWN_GROUPS, check_stop, make_stopper, result_groups
+from rllib_meta.stop_criteria import check_stop, make_stopper, result_groups
 from rllib_meta.training import graceful_interrupts
 from rllib_meta.yaml_loader import SourceDict
 
@@ -90,18 +90,38 @@ def test_each_algorithm_family_has_its_own_result_groups():
         check_stop({"policy_pairs/return_player_0": 1}, "x", groups=result_groups("MetaMAPG"))
 
 
-def test_the_group_table_matches_the_algorithms_constants():
+def test_every_algorithm_declares_the_groups_it_reports_under():
+    from rllib_meta.algorithms import ALGORITHMS
+    from rllib_meta.algorithms.base.algorithm import FAULTS, LEARNER_FAULTS
     from rllib_meta.algorithms.follower_learning_demo.algorithm import RESULTS
-    from rllib_meta.algorithms.meta_mapg.algorithm import VALIDATION
+    from rllib_meta.algorithms.meta_mapg.algorithm import META_LEARNER, VALIDATION
     from rllib_meta.algorithms.meta_value.algorithm import POLICY_PAIRS
+    from rllib_meta.algorithms.mra.algorithm import GROUP
     from rllib_meta.algorithms.stackelberg.algorithm import METRICS
 
-    assert OWN_GROUPS == {
-        "meta_mapg": ("meta_learner", VALIDATION),  # meta_learner: a literal in algorithm.py
-        "meta_value": (POLICY_PAIRS,),
-        "stackelberg": (METRICS,),
-        "follower_learning_demo": (RESULTS,),
+    expected = {
+        "MetaMAPG": (META_LEARNER, VALIDATION),
+        "LOLADiCE": (META_LEARNER, VALIDATION),
+        "MeVa": (POLICY_PAIRS,),
+        "StackelbergMeta": (METRICS,),
+        "StackelbergAtariTrade": (METRICS,),
+        "FollowerLearningDemo": (RESULTS,),
+        "MRA": (GROUP,),
     }
+    for name, groups in expected.items():
+        assert set(groups) | {FAULTS, LEARNER_FAULTS} <= set(result_groups(name)), name
+    assert set(expected) <= set(ALGORITHMS)
+
+
+def test_an_undeclared_result_group_is_refused_when_reported():
+    from rllib_meta.algorithms.base.algorithm import MetaAlgorithm
+
+    class Reporter(MetaAlgorithm):
+        RESULT_GROUPS = ("mine",)
+
+    reporter = Reporter.__new__(Reporter)  # log_results needs no set-up to refuse
+    with pytest.raises(ValueError, match=r"reports under 'other', which its RESULT_GROUPS"):
+        reporter.log_results("other", {"x": 1.0})
 
 
 def test_a_class_of_the_users_own_gets_only_its_values_checked():

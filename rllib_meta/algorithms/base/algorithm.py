@@ -46,7 +46,15 @@ logger = logging.getLogger(__name__)
 class MetaAlgorithm(Algorithm):
     """Base of the rllib-meta algorithms (see the module docstring)."""
 
+    # The result groups this algorithm reports under (log_results refuses others), beside
+    # RLlib's env_runners and the base's fault counters: what stop criteria may name.
+    RESULT_GROUPS: tuple[str, ...] = ()
     _share_states: list[ShareState] | None = None
+
+    @classmethod
+    def result_groups(cls) -> tuple[str, ...]:
+        """Every group a result of this algorithm may hold below the top level."""
+        return (*cls.RESULT_GROUPS, ENV_RUNNER_RESULTS, FAULTS, LEARNER_FAULTS)
 
     def setup(self, config) -> None:
         super().setup(config)
@@ -202,6 +210,11 @@ class MetaAlgorithm(Algorithm):
         """Report every value of ``results`` under ``group`` (a key or a key path), as this
         iteration's value."""
         path = group if isinstance(group, tuple) else (group,)
+        if path[0] not in self.result_groups():
+            raise ValueError(
+                f"{type(self).__name__} reports under {path[0]!r}, which its RESULT_GROUPS "
+                f"{self.RESULT_GROUPS} do not declare (stop criteria are checked against them)"
+            )
         for key, value in results.items():
             self.metrics.log_value((*path, key), value, reduce="mean", window=1)
 

@@ -53,6 +53,8 @@ REPORTED = (
 class FollowerLearningDemo(MetaAlgorithm):
     """Leader PG against a reset or continuously learning Q-learning follower (paper 003 B)."""
 
+    RESULT_GROUPS = (RESULTS,)
+
     @classmethod
     def get_default_config(cls) -> FollowerLearningDemoConfig:
         return FollowerLearningDemoConfig(algo_class=cls)

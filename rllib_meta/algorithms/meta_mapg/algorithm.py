@@ -18,11 +18,14 @@ from rllib_meta.algorithms.meta_mapg.config import MetaMAPGConfig
 from rllib_meta.algorithms.meta_mapg.meta_test import auc
 
 VALIDATION = "validation"
+META_LEARNER = "meta_learner"
 
 
 class MetaMAPG(MetaAlgorithm):
     """Meta-MAPG (Eq. 6): own-learning and peer-learning terms through both agents' inner
     updates. ``MetaPG``, ``REINFORCE`` and the ablations are configurations of it."""
+
+    RESULT_GROUPS = (META_LEARNER, VALIDATION)
 
     _best_validation_auc = -math.inf
     _last_validation: dict | None = None
@@ -56,7 +59,7 @@ class MetaMAPG(MetaAlgorithm):
 
     def _log_learner_results(self, results: dict) -> None:
         rates = results.pop("inner_learning_rates")
-        self.log_results("meta_learner", results)
+        self.log_results(META_LEARNER, results)
         self.log_results(
             "meta_learner", {f"inner_learning_rate_{step}": rate for step, rate in enumerate(rates)}
         )

@@ -27,6 +27,8 @@ POLICY_PAIRS = "policy_pairs"
 class LearningRuleAlgorithm(MetaAlgorithm):
     """Shared training loop; the subclasses only choose the default ``rule``."""
 
+    RESULT_GROUPS = (POLICY_PAIRS,)
+
     default_rule = "meva"
 
     @classmethod

@@ -30,6 +30,8 @@ GROUP = "mra"
 class MRA(MetaAlgorithm):
     """MRA and its variants and baselines (the switches of :class:`MRAConfig`)."""
 
+    RESULT_GROUPS = (GROUP,)
+
     @classmethod
     def get_default_config(cls) -> MRAConfig:
         return MRAConfig(algo_class=cls)

@@ -37,6 +37,8 @@ VERIFICATION_START, LAST_RETURNS = "verification_start", "last_returns"
 class StackelbergMeta(MetaAlgorithm):
     """Phases 1-3 of Algorithm 1 with PG / PPO / DQN leaders (see the module docstring)."""
 
+    RESULT_GROUPS = (METRICS,)
+
     # The method of each phase, and its number in the report (Algorithm 1's order).
     PHASE_METHODS = {
         PRETRAINING: "pretrain_follower",
