@@ -32,6 +32,7 @@ from rllib_meta.algorithms.stackelberg.verification import follower_regrets, lea
 
 METRICS = "stackelberg"
 VERIFICATION_START, LAST_RETURNS = "verification_start", "last_returns"
+STEPS_DONE = "algorithm_steps_done"
 
 
 class StackelbergMeta(MetaAlgorithm):
@@ -61,6 +62,7 @@ class StackelbergMeta(MetaAlgorithm):
         # (the changes since then are the equilibrium check).
         self.last_returns: dict[str, float] = {}
         self.verification_start: dict[str, float] | None = None
+        self.steps_done = 0  # algorithm steps (iterations of Algorithm 1's loops) so far
         self.setup_exact_checks()
 
     def setup_exact_checks(self) -> None:
@@ -72,10 +74,10 @@ class StackelbergMeta(MetaAlgorithm):
         self._regrets: tuple[torch.Tensor, dict[str, float]] | None = None
 
     def current_phase(self) -> str:
-        return self.phase_at(self.training_iteration)
+        return self.phase_at(self.steps_done)
 
     def phase_at(self, iteration: int) -> str:
-        """The phase of Algorithm 1 that training iteration ``iteration`` (from 0) runs."""
+        """The phase of Algorithm 1 that algorithm step ``iteration`` (from 0) runs."""
         config = self.config
         if iteration < config.pretraining_iterations:
             return PRETRAINING
@@ -85,16 +87,40 @@ class StackelbergMeta(MetaAlgorithm):
         return VERIFICATION
 
     def training_step(self) -> None:
+        """``iterations_per_report`` algorithm steps; the result reports the last one.
+
+        The exact checks are computed after the last step and at every phase boundary (phase
+        3's changes are measured from the returns at its start), so the report equals the one
+        that reporting after every step would end with; the environment steps of all steps
+        are counted.
+        """
+        count = self.config.iterations_per_report
+        for index in range(count):
+            self.algorithm_step(report=index == count - 1)
+
+    def algorithm_step(self, report: bool) -> None:
+        """One iteration of the current phase's loop of Algorithm 1."""
         phase = self.current_phase()
         batch, result = getattr(self, self.PHASE_METHODS[phase])()
-        report = {"phase": self.PHASE_NUMBERS[phase], **result, **self._exact(phase)}
-        report["sampled_leader_return"], report["sampled_follower_return"] = (
-            batch["payoff_returns"].mean(axis=0).tolist()
-        )
-        self.log_results(METRICS, report)
+        self.steps_done += 1
         steps = int(batch["env_steps"])
         self.metrics.log_value((METRICS, f"env_steps_{phase}"), steps, reduce="lifetime_sum")
         self.log_env_steps(steps)
+        if not report and self.current_phase() == phase:
+            return
+        exact = self._exact(phase)
+        if report:
+            returns = batch["payoff_returns"].mean(axis=0).tolist()
+            self.log_results(
+                METRICS,
+                {
+                    "phase": self.PHASE_NUMBERS[phase],
+                    **result,
+                    **exact,
+                    "sampled_leader_return": returns[0],
+                    "sampled_follower_return": returns[1],
+                },
+            )
 
     # -- the phases of Algorithm 1 ---------------------------------------------------------
 
@@ -180,9 +206,12 @@ class StackelbergMeta(MetaAlgorithm):
         state = super().get_state(*args, **kwargs)
         state[VERIFICATION_START] = self.verification_start
         state[LAST_RETURNS] = self.last_returns
+        state[STEPS_DONE] = self.steps_done
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
         self.verification_start = state.get(VERIFICATION_START, self.verification_start)
         self.last_returns = state.get(LAST_RETURNS, self.last_returns)
+        # Checkpoints written before iterations_per_report: one step per iteration.
+        self.steps_done = int(state.get(STEPS_DONE, state.get("training_iteration", 0)))

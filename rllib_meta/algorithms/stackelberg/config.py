@@ -44,8 +44,12 @@ class StackelbergConfig(MetaAlgorithmConfig):
         "follower_oracle": Setting("contextual", choice(*FOLLOWER_ORACLES), "who best-responds"),
         "follower_learner": Setting("pg", choice(*FOLLOWER_LEARNERS), "phases 1 and 3"),
         "leader_learner": Setting("ppo", choice(*LEADER_LEARNERS), "phase 2; lr is its step"),
-        # Algorithm 1's loops, in RLlib training iterations: pre-training (phase 1), leader
-        # training (phase 2), and the equilibrium check (phase 3, App. C).
+        # Algorithm 1's loops, in algorithm steps (one sampling round and one update each):
+        # pre-training (phase 1), leader training (phase 2), the equilibrium check (phase 3,
+        # App. C). A training iteration (one Tune report) runs iterations_per_report steps.
+        "iterations_per_report": Setting(
+            1, integer(1), "algorithm steps per training iteration (per Tune report)"
+        ),
         "pretraining_iterations": Setting(500, integer(0), "phase 1's length"),
         "leader_iterations": Setting(500, integer(0), "phase 2's length"),
         "verification_iterations": Setting(50, integer(0), "phase 3's length"),
