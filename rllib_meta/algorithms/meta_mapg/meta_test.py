@@ -122,9 +122,11 @@ class SummaryRow:
 
 
 def _json_float(x: float) -> float | None:
-    """A float for JSON; NaN (no CI with one seed) becomes ``None`` because JSON has no NaN."""
+    """A float for JSON; NaN (no CI with one seed) and an infinite value (a run whose adapted
+    policies diverged: HalfCheetah's control cost of unbounded actions) become ``None``
+    because JSON has neither."""
     x = float(x)
-    return None if math.isnan(x) else x
+    return x if math.isfinite(x) else None
 
 
 # ---------------------------------------------------------------------------------------------
