@@ -620,9 +620,9 @@ def _render(runner, split: str) -> tuple[np.ndarray | None, str]:
         return None, ""
     try:
         shown = runner.render_adapted_pair(split)
-    except Exception as error:  # the GL backend's own error: no display, no EGL, ...
+    except Exception as error:  # no display or GL backend; or a pair whose actions are NaN
         reason = f"{type(error).__name__}: {error}"
-        return None, f"no frames (set MUJOCO_GL=egl or osmesa to render off-screen): {reason}"
+        return None, f"no frames: {reason} (off-screen rendering needs MUJOCO_GL=egl or osmesa)"
     note = (
         f"phi_L with {split} teammate checkpoint {shown['teammate']}, one episode, "
         f"moved {shown['moved_right']:.2f} m right"
