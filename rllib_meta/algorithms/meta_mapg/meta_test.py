@@ -434,9 +434,37 @@ def plot_adaptation_curves(
         axes.set_ylabel("Meta-agent mean reward per step")
         _set_joint_policy_axis(axes, num_policies)
         axes.grid(alpha=0.3)
+        _clip_diverged(axes)
         axes.legend()
     figure.tight_layout()
     return _save(figure, path)
+
+
+DIVERGED_RATIO = 1e3  # a curve this many times the others' magnitude is off scale
+
+
+def _clip_diverged(axes: Axes) -> None:
+    """Keep the y axis on the curves of comparable size when one is orders of magnitude
+    beyond them (a diverged run, e.g. LOLA-DiCE on 2-agent HalfCheetah): that curve is drawn
+    off scale and its legend label says so."""
+    lines = axes.get_lines()
+    sizes = []
+    for line in lines:
+        values = np.abs(np.asarray(line.get_ydata(), float))
+        sizes.append(float(values.max()) if np.isfinite(values).all() else math.inf)
+    typical = max(float(np.median(sizes)), 1e-12)
+    kept = [
+        line for line, size in zip(lines, sizes, strict=True) if size <= DIVERGED_RATIO * typical
+    ]
+    if len(kept) == len(lines) or not kept:
+        return
+    for line, size in zip(lines, sizes, strict=True):
+        if size > DIVERGED_RATIO * typical:
+            line.set_label(f"{line.get_label()} (diverged, off scale)")
+    values = np.concatenate([np.asarray(line.get_ydata(), float) for line in kept])
+    low, high = float(values.min()), float(values.max())
+    margin = 0.25 * max(high - low, 1e-6)
+    axes.set_ylim(low - margin, high + margin)
 
 
 def plot_action_dynamics(result: MetaTestResult, kind: str, path: str | Path) -> Path:

@@ -328,3 +328,20 @@ def test_continuous_actions_and_a_diverged_run_in_the_report(tmp_path):
     assert "-inf" in format_table([finite, diverged])
     with pytest.raises(ValueError, match="action_names without action_probs"):
         validate_results([dataclasses.replace(finite, action_names=("x",))])
+
+
+def test_a_diverged_curve_is_drawn_off_scale():
+    from matplotlib.figure import Figure
+
+    from rllib_meta.algorithms.meta_mapg.meta_test import _clip_diverged
+
+    axes = Figure().subplots()
+    axes.plot([0, 1, 2], [-2.0, -8.0, -8.7], label="A")
+    axes.plot([0, 1, 2], [-1.9, -4.9, -7.8], label="B")
+    _clip_diverged(axes)
+    assert [line.get_label() for line in axes.get_lines()] == ["A", "B"]
+    axes.plot([0, 1, 2], [-6.0, -8e14, np.nan], label="C")
+    _clip_diverged(axes)
+    assert axes.get_lines()[2].get_label() == "C (diverged, off scale)"
+    low, high = axes.get_ylim()
+    assert -12 < low < -8.7 and -1.9 < high < 2
