@@ -10,11 +10,18 @@ meta-agent's graph kept (its inner update needs the log-probabilities, as
 in a Python loop, one env, with the same two policies at batch 1. Both physics alone (zero
 torques, no policy) for reference. One env step = one step of one cheetah (5 physics steps).
 
+Then seconds per outer iteration at the paper setting (K = 64, H = 200, L = 2, one chain):
+``cheetah.sample_cheetah_chain`` (3 batches, both agents' inner steps), the chain's record, and
+the Learner's meta-gradient (``meta_gradient.replay_chain`` with ``create_graph`` and the
+backward pass of the actor and critic losses), for Meta-MAPG and for REINFORCE (no replay
+through the chain). The paper's iteration is 5 such chains (5 threads).
+
 Each figure is the median of ``--repeats`` runs timed in CPU seconds of this process (these
 machines are shared; one torch thread, ``OMP_NUM_THREADS=1``). The target is a ratio of at
 least 2.5 between the batched chain sampling and the MaMuJoCo loop.
 
     python benchmarks/halfcheetah_sampling.py [--episodes 2] [--loop-steps 2000] [--repeats 3]
+        [--iteration-repeats 2]
 """
 
 import argparse
@@ -30,12 +37,24 @@ import torch
 
 import envs
 from envs.mujoco.batched import BatchedHalfCheetah
+from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
+from rllib_meta.algorithms.meta_mapg.chain import LearningTerms
+from rllib_meta.algorithms.meta_mapg.cheetah import sample_cheetah_chain
 from rllib_meta.algorithms.meta_mapg.distributions import DiagonalGaussian
+from rllib_meta.algorithms.meta_mapg.env_runner import (
+    batches_from_record,
+    chain_peers,
+    cheetah_chain_record,
+)
+from rllib_meta.algorithms.meta_mapg.meta_gradient import ReplaySettings, replay_chain
 from rllib_meta.algorithms.meta_mapg.networks import LSTMNet
+from rllib_meta.algorithms.meta_mapg.teammates import teammate_network
 
 BATCH = 64  # K, trajectories per chain step (paper)
 HORIZON = 200  # H (paper)
 TARGET = 2.5
+CHAIN_LENGTH = 2  # L (paper)
+GAMMA, GAE_LAMBDA, INNER_LR = 0.95, 0.95, 0.005  # paper 001 App. H Table 5 / reference code
 
 
 def policies() -> list[LSTMNet]:
@@ -119,6 +138,37 @@ def mamujoco_physics(steps: int) -> int:
     return done
 
 
+def outer_iteration(meta_gradient: str) -> None:
+    """One chain at the paper setting: sampling with both inner steps, then the Learner's
+    meta-gradient of its losses (``meta_gradient``: "meta" for Meta-MAPG, "reinforce")."""
+    torch.manual_seed(0)
+    agent = MetaAgent(17, 3, CHAIN_LENGTH, INNER_LR, 64, DiagonalGaussian())
+    teammate = teammate_network()
+    core = BatchedHalfCheetah(BATCH, HORIZON, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    params = dict(teammate.named_parameters())
+    chain = sample_cheetah_chain(
+        agent, teammate, params, core, CHAIN_LENGTH, GAMMA, INNER_LR, generator
+    )
+    record = cheetah_chain_record(chain, np.asarray([0]))
+    peers, peer_policy = chain_peers(record)
+    terms = LearningTerms(meta_gradient == "meta", meta_gradient == "meta")
+    settings = ReplaySettings(
+        GAMMA, GAE_LAMBDA, INNER_LR, terms, meta_gradient=meta_gradient, peer_policy=peer_policy
+    )
+    losses = replay_chain(agent, batches_from_record(record), peers, settings)
+    (losses.actor_loss + losses.value_loss).backward()
+
+
+def seconds_per_call(run: Callable[[], None], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.process_time()
+        run()
+        times.append(time.process_time() - started)
+    return statistics.median(times)
+
+
 def steps_per_second(run: Callable[[], int], repeats: int) -> float:
     rates = []
     for _ in range(repeats):
@@ -133,6 +183,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=2, help="batches of B per batched run")
     parser.add_argument("--loop-steps", type=int, default=2000, help="steps per MaMuJoCo run")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--iteration-repeats", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = {
@@ -160,6 +211,17 @@ def main() -> None:
         ratio = rates[batched] / rates[names[2]]
         verdict = "meets" if ratio >= TARGET else "misses"
         print(f"ratio {batched!r} / MaMuJoCo loop: {ratio:.2f}x ({verdict} the {TARGET}x target)")
+    report_outer_iterations(args.iteration_repeats)
+
+
+def report_outer_iterations(repeats: int) -> None:
+    print(
+        f"\nseconds per outer iteration, paper setting (K = {BATCH}, H = {HORIZON}, "
+        f"L = {CHAIN_LENGTH}), one chain: sampling + meta-gradient, CPU s, median of {repeats}"
+    )
+    for name, gradient in (("Meta-MAPG / Meta-PG", "meta"), ("REINFORCE", "reinforce")):
+        seconds = seconds_per_call(lambda g=gradient: outer_iteration(g), repeats)
+        print(f"{name:<24} {seconds:6.2f} s per chain, {5 * seconds:6.1f} s per paper iteration")
 
 
 if __name__ == "__main__":

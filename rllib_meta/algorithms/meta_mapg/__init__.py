@@ -11,14 +11,16 @@ replayed with ``create_graph=True``: ``agent.py`` and ``networks.py`` (LSTM poli
 networks, paper App. C.1), ``distributions.py`` (categorical or diagonal-Gaussian policy head),
 ``peers.py`` (tabular peers, or peers with network policies), ``chain.py`` (unrolling both
 agents' inner updates, Eq. 4), ``sampling.py`` (chains on the batched matrix-game core),
+``cheetah.py`` (chains on K cheetahs),
 ``objectives.py`` (inner DiCE objectives, LOLA-DiCE look-ahead, the outer surrogate of Eq. 6),
 ``meta_gradient.py`` (the Learner's losses per chain), ``opponent_modeling.py`` (App. B,
 tabular peers). ``teammates.py``: the 2-agent HalfCheetah teammate population (App. E.3) and
 the command that pre-trains it.
 
-Only ``sampling.py``, ``env_runner.py`` and opponent modeling are specific to the matrix
-games: another environment (2-agent HalfCheetah with a teammate population) needs its own
-batched sampler and EnvRunner; the chain, the objectives and the meta-gradient take a
-Gaussian meta-agent and ``NetworkPeers`` as they are (tests/algorithms/meta_mapg/
-test_generic_policies.py).
+``sampling.py`` and ``env_runner.py``'s ``MetaMAPGEnvRunner`` play chains on the matrix
+games; ``cheetah.py`` and ``MetaMAPGCheetahEnvRunner`` on 2-agent HalfCheetah
+(``halfcheetah_2x3``: a Gaussian meta-agent, a teammate from the population as a
+``NetworkPeers``), through the same ``sampling.play_chain``; the config picks the EnvRunner
+from the env. The chain, the objectives and the meta-gradient are shared as they are;
+opponent modeling is for tabular peers only.
 """

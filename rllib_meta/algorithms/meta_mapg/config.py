@@ -22,6 +22,13 @@ from rllib_meta.algorithms.meta_mapg.meta_gradient import META_GRADIENTS
 from rllib_meta.algorithms.meta_mapg.objectives import OUTER_ESTIMATORS
 
 SPLITS = ("train", "val", "test", "test_ood")
+CHEETAH_ENVS = ("halfcheetah_2x3",)  # sampled by MetaMAPGCheetahEnvRunner (cheetah.py)
+TEAMMATES_COMMAND = "python -m rllib_meta.algorithms.meta_mapg.teammates"
+
+
+def _path(name: str, value) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a directory path (a non-empty string), got {value!r}")
 
 
 class MetaMAPGConfig(MetaAlgorithmConfig):
@@ -29,7 +36,7 @@ class MetaMAPGConfig(MetaAlgorithmConfig):
 
     COMPONENTS = Components("MetaMAPG", "MetaMAPGLearner", "MetaAgentRLModule", "MetaMAPGEnvRunner")
     MODEL_SETTINGS = ("chain_length", "inner_learning_rate", "hidden_size")
-    SUPPORTED_ENVS = ("ipd", "rps")
+    SUPPORTED_ENVS = ("ipd", "rps", "halfcheetah_2x3")
     RLLIB_SETTINGS = {
         "gamma": Setting(0.96, fraction()),
         "grad_clip": Setting(10.0, optional(positive())),
@@ -80,10 +87,20 @@ class MetaMAPGConfig(MetaAlgorithmConfig):
         "validation_chains": Setting(
             0, integer(0), "chains per validation (0: one per validation persona)"
         ),
+        # 2-agent HalfCheetah (App. E.3): the teammate population's directory.
+        "teammate_population": Setting(
+            None, optional(_path), "halfcheetah_2x3: directory of the teammate population"
+        ),
     }
 
     def validate(self) -> None:
+        self._use_the_env_runner_of_the_env()
         super().validate()
+        if self.env in CHEETAH_ENVS and self.teammate_population is None:
+            raise ValueError(
+                f"env {self.env!r} needs teammate_population, the directory of a teammate "
+                f"population; build one with `{TEAMMATES_COMMAND} --out DIR`"
+            )
         if self.opponent_modeling and self.lookahead:
             raise ValueError("opponent_modeling and lookahead cannot be combined.")
         if self.opponent_modeling and not self.peer_learning:
@@ -91,6 +108,16 @@ class MetaMAPGConfig(MetaAlgorithmConfig):
                 "opponent_modeling infers peers for the peer-learning term: "
                 "it needs peer_learning=True."
             )
+
+    def _use_the_env_runner_of_the_env(self) -> None:
+        """2-agent HalfCheetah samples with ``MetaMAPGCheetahEnvRunner``, the matrix games
+        with ``MetaMAPGEnvRunner`` (an EnvRunner class set by hand is left alone)."""
+        from rllib_meta.algorithms.meta_mapg import env_runner
+
+        ours = (env_runner.MetaMAPGEnvRunner, env_runner.MetaMAPGCheetahEnvRunner)
+        if self.env_runner_cls in ours:
+            cheetah = self.env in CHEETAH_ENVS
+            self.env_runner_cls = ours[1] if cheetah else ours[0]
 
     def validate_num_learners(self) -> None:
         if self.num_learners > self.chains_per_iteration:

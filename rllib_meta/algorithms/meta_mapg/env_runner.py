@@ -8,16 +8,26 @@ Meta-validation and meta-testing (Algorithm 2) play chains the same way on other
 return per-step rewards and action frequencies instead.
 """
 
+import os
 from typing import Any
 
 import numpy as np
 import torch
 
+import envs
 from envs.matrix.batched import BatchedIteratedMatrixGame
 from envs.matrix.personas import PersonaPopulation, population_for_game
 from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner
 from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
+from rllib_meta.algorithms.meta_mapg.chain import PlayerParams
+from rllib_meta.algorithms.meta_mapg.cheetah import (
+    network_params_record,
+    render_pair,
+    sample_cheetah_chain,
+    teammate_for,
+)
 from rllib_meta.algorithms.meta_mapg.objectives import TrajectoryBatch
+from rllib_meta.algorithms.meta_mapg.peers import TABULAR_PEERS, NetworkPeers, PeerPolicy
 from rllib_meta.algorithms.meta_mapg.sampling import ChainSample, sample_chain
 
 
@@ -32,18 +42,51 @@ def chain_record(chain: ChainSample, personas: np.ndarray) -> dict[str, np.ndarr
     }
 
 
+def _tensor(values: np.ndarray) -> torch.Tensor:
+    """Integer arrays (the matrix games' states and actions) as int64, floats as they are."""
+    if np.issubdtype(values.dtype, np.integer):
+        return torch.from_numpy(values.astype(np.int64))
+    return torch.tensor(values)
+
+
 def batches_from_record(record: dict[str, np.ndarray]) -> list[TrajectoryBatch]:
-    """The inverse of :func:`chain_record` for the trajectories."""
+    """The inverse of :func:`chain_record` (and :func:`cheetah_chain_record`) for the
+    trajectories."""
     return [
-        TrajectoryBatch(
-            states=torch.from_numpy(states.astype(np.int64)),
-            actions=torch.from_numpy(actions.astype(np.int64)),
-            rewards=torch.tensor(rewards),
-        )
+        TrajectoryBatch(states=_tensor(states), actions=_tensor(actions), rewards=_tensor(rewards))
         for states, actions, rewards in zip(
             record["states"], record["actions"], record["rewards"], strict=True
         )
     ]
+
+
+def chain_peers(record: dict[str, Any]) -> tuple[list[PlayerParams], PeerPolicy]:
+    """The peers' parameters at ``phi_0`` of a recorded chain, and how they score actions:
+    tabular logits (the matrix games), or network parameters (``"peer_params"``: 2-agent
+    HalfCheetah's teammate)."""
+    if "peer_params" not in record:
+        return [torch.tensor(logits) for logits in record["peer_logits"]], TABULAR_PEERS
+    params = record["peer_params"]
+    peers = [
+        {name: torch.tensor(value[index]) for name, value in params.items()}
+        for index in range(len(record["teammates"]))
+    ]
+    return peers, NetworkPeers(teammate_for(peers[0]))
+
+
+def cheetah_chain_record(chain: ChainSample, teammates: np.ndarray) -> dict[str, Any]:
+    """A sampled HalfCheetah chain as numpy arrays: float trajectories, the teammates'
+    checkpoint indices and their parameters at ``phi_0`` (stacked over teammates)."""
+    first = chain.peer_params[0]
+    return {
+        "states": np.stack([b.states.numpy() for b in chain.batches]),
+        "actions": np.stack([b.actions.numpy() for b in chain.batches]),
+        "rewards": np.stack([b.rewards.numpy() for b in chain.batches]).astype(np.float32),
+        "peer_params": {
+            name: np.stack([network_params_record(p)[name] for p in first]) for name in first[0]
+        },
+        "teammates": np.asarray(teammates, np.int64),
+    }
 
 
 class MetaMAPGEnvRunner(SamplingEnvRunner):
@@ -133,7 +176,144 @@ class MetaMAPGEnvRunner(SamplingEnvRunner):
             "persona_kinds": np.asarray(kinds),
         }
 
+    def meta_test_labels(self) -> dict[str, Any]:
+        """The game's name, the persona kinds and the action names (meta_test.py's tables)."""
+        return {
+            "game": self.env.game.name,
+            "kind_names": tuple(self.population.kind_names),
+            "action_names": tuple(self.env.game.action_names),
+        }
+
     def sample(self, **kwargs) -> list[dict[str, Any]]:
         """RLlib's generic entry point: this runner's share of one iteration's chains."""
         chains = self.share.of(self.config.chains_per_iteration)
         return self.sample_chains(chains, self.config.train_split)
+
+
+class MetaMAPGCheetahEnvRunner(SamplingEnvRunner):
+    """Chain sampler for 2-agent HalfCheetah (``halfcheetah_2x3``, paper 001 Sec. 5): the
+    meta-agent on the back leg, a teammate drawn from a split of the pre-trained population
+    (``teammate_population``, built by ``python -m
+    rllib_meta.algorithms.meta_mapg.teammates``) on the front leg, K cheetahs per chain step
+    (``cheetah.py``). The env's ``horizon``, ``direction`` and ``reward_scale`` apply; both
+    players observe the full state (``observation: full``)."""
+
+    RANDOM_GENERATORS = ("rng", "generator", "reset_rng")  # teammate draws; actions; resets
+
+    def __init__(self, *, config, **kwargs):
+        super().__init__(config=config, **kwargs)
+        from envs.mujoco.batched import BatchedHalfCheetah
+        from rllib_meta.algorithms.meta_mapg.teammates import load_teammate_population
+
+        if self.env.observation != "full":
+            raise ValueError(
+                "Meta-MAPG on halfcheetah_2x3 needs env_config observation 'full' (the paper's "
+                f"17-value state for both players), got {self.env.observation!r}"
+            )
+        self.population = load_teammate_population(population_directory(config))
+        self.teammate = self.population.network()
+        self.core = BatchedHalfCheetah(
+            config.trajectories_per_step,
+            self.env.horizon,
+            direction=self.env.direction,
+            reward_scale=self.env.reward_scale,
+            seed=self.seed,
+        )
+        self.rng = np.random.default_rng(self.seed)
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+    @property
+    def reset_rng(self) -> np.random.Generator:
+        """The cheetahs' reset noise (checkpointed with the other generators)."""
+        return self.core.rng
+
+    @property
+    def agent(self) -> MetaAgent:
+        return self.module.agent
+
+    def _play(self, teammate: int) -> ChainSample:
+        return sample_cheetah_chain(
+            self.agent,
+            self.teammate,
+            self.population.checkpoint_params[teammate],
+            self.core,
+            self.config.chain_length,
+            self.config.gamma,
+            self.config.peer_learning_rate,
+            self.generator,
+            lookahead=self.config.lookahead,
+        )
+
+    def sample_chains(self, num_chains: int, split: str = "train") -> list[dict[str, Any]]:
+        """Meta-training data (Algorithm 1, lines 3-8): ``num_chains`` chains, each with a
+        teammate checkpoint drawn uniformly from ``split`` of the population."""
+        records = []
+        for _ in range(num_chains):
+            teammate = int(self.rng.choice(self.population.split(split)))
+            records.append(cheetah_chain_record(self._play(teammate), np.asarray([teammate])))
+        self.num_env_steps_sampled_lifetime += num_chains * self.env_steps_per_chain
+        return records
+
+    @property
+    def env_steps_per_chain(self) -> int:
+        return (self.config.chain_length + 1) * self.core.batch_size * self.core.horizon
+
+    def meta_test(self, split: str, num_chains: int = 0) -> dict[str, np.ndarray]:
+        """Algorithm 2 on ``split``: one chain per teammate checkpoint of the split (or
+        ``num_chains`` random ones); per chain step, both players' mean reward per time
+        step (the one shared reward)."""
+        indices = np.asarray(self.population.split(split))
+        if num_chains:
+            indices = self.rng.choice(indices, size=num_chains, replace=True)
+        rewards = []
+        for teammate in indices:
+            chain = self._play(int(teammate))
+            rewards.append(np.stack([b.rewards.mean(dim=(1, 2)).numpy() for b in chain.batches]))
+        return {
+            "rewards": np.stack(rewards),  # (P, L+1, 2)
+            "action_probs": None,  # continuous actions
+            "persona_kinds": np.zeros(len(indices), np.int64),
+            "teammates": indices,
+        }
+
+    def meta_test_labels(self) -> dict[str, Any]:
+        return {"game": self.config.env, "kind_names": ("teammate",), "action_names": ()}
+
+    def render_adapted_pair(self, split: str = "test", num_frames: int = 8) -> dict[str, Any]:
+        """Frames of the pair after the chain's last joint update (``phi_L``) with the first
+        teammate of ``split``, one episode on the env with off-screen rendering (needs
+        ``MUJOCO_GL=egl`` or ``osmesa``; the error of the GL backend otherwise)."""
+        teammate = int(self.population.split(split)[0])
+        chain = self._play(teammate)
+        env = envs.make(
+            self.config.env, **{**dict(self.config.env_config), "render_mode": "rgb_array"}
+        )
+        try:
+            frames, moved = render_pair(
+                self.agent.policy,
+                chain.agent_params[-1],
+                self.teammate,
+                chain.peer_params[-1][0],
+                env,
+                self.generator,
+                num_frames,
+                seed=self.seed,
+            )
+        finally:
+            env.close()
+        return {"frames": frames, "moved_right": moved, "teammate": teammate}
+
+    def sample(self, **kwargs) -> list[dict[str, Any]]:
+        """RLlib's generic entry point: this runner's share of one iteration's chains."""
+        chains = self.share.of(self.config.chains_per_iteration)
+        return self.sample_chains(chains, self.config.train_split)
+
+
+def population_directory(config) -> str:
+    """``config.teammate_population`` as a path; a relative one is read from the directory
+    the command started in (Tune runs a trial in its own directory and says where it
+    started in ``TUNE_ORIG_WORKING_DIR``)."""
+    path = os.path.expanduser(config.teammate_population)
+    if os.path.isabs(path):
+        return path
+    return os.path.join(os.environ.get("TUNE_ORIG_WORKING_DIR", os.getcwd()), path)

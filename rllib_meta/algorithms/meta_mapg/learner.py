@@ -13,6 +13,7 @@ norm by default: the paper's 10) and step AMSGrad for the actor (policy and inne
 rates) and the critic.
 """
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from rllib_meta.algorithms.base.learner import FunctionalLearner, global_norm
 from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
 from rllib_meta.algorithms.meta_mapg.chain import LearningTerms
-from rllib_meta.algorithms.meta_mapg.env_runner import batches_from_record
+from rllib_meta.algorithms.meta_mapg.env_runner import batches_from_record, chain_peers
 from rllib_meta.algorithms.meta_mapg.meta_gradient import ReplaySettings, replay_chain
 from rllib_meta.core.pcgrad import flatten_gradients, pcgrad, unflatten_like
 
@@ -117,8 +118,9 @@ class MetaMAPGLearner(FunctionalLearner):
         actor_params, critic_params = self.actor_parameters(), self.critic_parameters()
         actor_grads, critic_grads, metrics = [], [], []
         for record in records:
-            peers = [torch.tensor(logits) for logits in record["peer_logits"]]
-            losses = replay_chain(self.agent, batches_from_record(record), peers, settings)
+            peers, peer_policy = chain_peers(record)
+            record_settings = dataclasses.replace(settings, peer_policy=peer_policy)
+            losses = replay_chain(self.agent, batches_from_record(record), peers, record_settings)
             grads = torch.autograd.grad(losses.actor_loss, actor_params, allow_unused=True)
             actor_grads.append(flatten_gradients(grads, actor_params))
             grads = torch.autograd.grad(losses.value_loss, critic_params, allow_unused=True)

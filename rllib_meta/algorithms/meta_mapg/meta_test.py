@@ -58,7 +58,8 @@ class MetaTestResult:
         game: e.g. "ipd", "rps".
         rewards: (P, L+1, n) mean reward per time step of each player at each joint policy.
         action_probs: (P, L+1, n, A) each player's mean action probabilities at each joint
-            policy (the empirical frequencies of its sampled actions).
+            policy (the empirical frequencies of its sampled actions); ``None`` for
+            continuous actions (2-agent HalfCheetah: no action-dynamics plots).
         persona_kinds: (P,) int index into ``kind_names`` of each test persona.
         kind_names: e.g. ("cooperating", "defecting").
         action_names: e.g. ("C", "D").
@@ -68,10 +69,14 @@ class MetaTestResult:
     algorithm: str
     game: str
     rewards: np.ndarray
-    action_probs: np.ndarray
+    action_probs: np.ndarray | None
     persona_kinds: np.ndarray
     kind_names: tuple[str, ...]
     action_names: tuple[str, ...]
+    # 2-agent HalfCheetah: frames (F, height, width, 3) of the adapted pair running, with a
+    # caption; or why there are none.
+    frames: np.ndarray | None = None
+    frames_note: str = ""
 
 
 AUC_DEFINITION: str = (
@@ -118,9 +123,11 @@ class SummaryRow:
 
 
 def _json_float(x: float) -> float | None:
-    """A float for JSON; NaN (no CI with one seed) becomes ``None`` because JSON has no NaN."""
+    """A float for JSON; NaN (no CI with one seed) and an infinite value (a run whose adapted
+    policies diverged: HalfCheetah's control cost of unbounded actions) become ``None``
+    because JSON has neither."""
     x = float(x)
-    return None if math.isnan(x) else x
+    return x if math.isfinite(x) else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,10 +157,15 @@ def _result_dims(result: MetaTestResult) -> tuple[int, int, int, int]:
     """``(P, L+1, n, A)`` of one result, after checking that its fields agree."""
     name = repr(result.label)
     rewards = np.asarray(result.rewards)
-    probs = np.asarray(result.action_probs)
     kinds = np.asarray(result.persona_kinds)
     if rewards.ndim != 3:
         raise ValueError(f"result {name}: rewards must be (P, L+1, n), got shape {rewards.shape}")
+    if result.action_probs is None:  # continuous actions: A = 0, no action names
+        probs = np.zeros((*rewards.shape, 0))
+        if result.action_names:
+            raise ValueError(f"result {name}: action_names without action_probs")
+    else:
+        probs = np.asarray(result.action_probs)
     if probs.ndim != 4:
         raise ValueError(
             f"result {name}: action_probs must be (P, L+1, n, A), got shape {probs.shape}"
@@ -164,7 +176,8 @@ def _result_dims(result: MetaTestResult) -> tuple[int, int, int, int]:
             f"{rewards.shape} on (P, L+1, n)"
         )
     num_personas, num_policies, num_players, num_actions = probs.shape
-    if min(num_personas, num_policies, num_players, num_actions) < 1:
+    needs_actions = result.action_probs is not None  # A = 0 only for continuous actions
+    if min(num_personas, num_policies, num_players, num_actions + (not needs_actions)) < 1:
         raise ValueError(f"result {name}: empty dimension in (P, L+1, n, A) = {probs.shape}")
     if kinds.shape != (num_personas,):
         raise ValueError(
@@ -252,6 +265,8 @@ def kind_action_probs(result: MetaTestResult, kind: str | None, player: int) -> 
     """(L+1, A) mean action probabilities of ``player`` at ``phi_0..phi_L`` over the personas
     of ``kind`` (``None``: all) — the bars of paper 001 Figs. 9-16."""
     _check_player(result, player)
+    if result.action_probs is None:
+        raise ValueError(f"result {result.label!r} has no action probabilities (continuous)")
     mask = _kind_mask(result, kind)
     return np.asarray(result.action_probs, dtype=np.float64)[mask, :, player, :].mean(axis=0)
 
@@ -420,15 +435,45 @@ def plot_adaptation_curves(
         axes.set_ylabel("Meta-agent mean reward per step")
         _set_joint_policy_axis(axes, num_policies)
         axes.grid(alpha=0.3)
+        _clip_diverged(axes)
         axes.legend()
     figure.tight_layout()
     return _save(figure, path)
+
+
+DIVERGED_RATIO = 1e3  # a curve this many times the others' magnitude is off scale
+
+
+def _clip_diverged(axes: Axes) -> None:
+    """Keep the y axis on the curves of comparable size when one is orders of magnitude
+    beyond them (a diverged run, e.g. LOLA-DiCE on 2-agent HalfCheetah): that curve is drawn
+    off scale and its legend label says so."""
+    lines = axes.get_lines()
+    sizes = []
+    for line in lines:
+        values = np.abs(np.asarray(line.get_ydata(), float))
+        sizes.append(float(values.max()) if np.isfinite(values).all() else math.inf)
+    typical = max(float(np.median(sizes)), 1e-12)
+    kept = [
+        line for line, size in zip(lines, sizes, strict=True) if size <= DIVERGED_RATIO * typical
+    ]
+    if len(kept) == len(lines) or not kept:
+        return
+    for line, size in zip(lines, sizes, strict=True):
+        if size > DIVERGED_RATIO * typical:
+            line.set_label(f"{line.get_label()} (diverged, off scale)")
+    values = np.concatenate([np.asarray(line.get_ydata(), float) for line in kept])
+    low, high = float(values.min()), float(values.max())
+    margin = 0.25 * max(high - low, 1e-6)
+    axes.set_ylim(low - margin, high + margin)
 
 
 def plot_action_dynamics(result: MetaTestResult, kind: str, path: str | Path) -> Path:
     """Paper 001 Figs. 9-16: stacked mean action probabilities of the meta-agent (player 0)
     and of the first peer (player 1) at ``phi_0..phi_L`` over the personas of ``kind``."""
     validate_results([result])
+    if result.action_probs is None:
+        raise ValueError("plot_action_dynamics needs action probabilities (discrete actions)")
     if np.asarray(result.rewards).shape[2] < 2:
         raise ValueError("plot_action_dynamics needs a peer (n >= 2 players)")
     figure, panels = _new_figure(2)
@@ -449,6 +494,20 @@ def plot_action_dynamics(result: MetaTestResult, kind: str, path: str | Path) ->
     figure.legend(handles, labels, loc="center right", title="Action")
     figure.suptitle(f"{game_title(result.game)} with {kind} peers")
     figure.tight_layout(rect=(0.0, 0.0, 0.93, 1.0))
+    return _save(figure, path)
+
+
+def plot_frames(result: MetaTestResult, path: str | Path) -> Path:
+    """A strip of ``result.frames`` side by side (2-agent HalfCheetah: the adapted pair)."""
+    frames = np.asarray(result.frames)
+    figure = Figure(figsize=(2.0 * len(frames), 2.4), dpi=PLOT_DPI)
+    panels = figure.subplots(1, len(frames), squeeze=False)[0]
+    for index, (axes, frame) in enumerate(zip(panels, frames, strict=True)):
+        axes.imshow(frame)
+        axes.set_axis_off()
+        axes.set_title(f"frame {index + 1}", fontsize=8)
+    figure.suptitle(f"{result.algorithm}: {result.frames_note}", fontsize=9)
+    figure.tight_layout()
     return _save(figure, path)
 
 
@@ -482,9 +541,15 @@ def write_meta_test_report(
     written = [plot_adaptation_curves(results_by_algorithm, output_dir / "adaptation_curves.png")]
     for algorithm, results in results_by_algorithm.items():
         first = results[0]
+        if first.action_probs is None:  # continuous actions
+            continue
         for kind in present_kinds([first]):
             name = f"action_dynamics_{_file_part(algorithm)}_{_file_part(kind)}.png"
             written.append(plot_action_dynamics(first, kind, output_dir / name))
+    for algorithm, results in results_by_algorithm.items():
+        if results[0].frames is not None:
+            name = f"adapted_pair_{_file_part(algorithm)}.png"
+            written.append(plot_frames(results[0], output_dir / name))
     summary = {
         "auc_definition": AUC_DEFINITION,
         "game": all_results[0].game,
@@ -538,6 +603,8 @@ def evaluate_checkpoints(paths: list[str], args: argparse.Namespace) -> int:
         if validation_auc is not None:
             print(f"{given}: best validation AUC {validation_auc:.3f} at {path}")
         result = meta_test_checkpoint(path, split, args.seed)
+        if result.frames_note:
+            print(f"{path}: {result.frames_note}")
         by_algorithm.setdefault(result.algorithm, []).append(result)
     for results in by_algorithm.values():
         print(format_table(results), end="\n\n")
@@ -575,17 +642,36 @@ def meta_test_checkpoint(path: Path, split: str, seed: int | None) -> MetaTestRe
     algorithm = info.algorithm_class.from_checkpoint(str(info.path), config=config)
     try:
         raw = algorithm.meta_test(split)
-        population = algorithm.env_runner.population
-        game = algorithm.env_runner.env.game
+        labels = algorithm.env_runner.meta_test_labels()
+        frames, note = _render(algorithm.env_runner, split)
     finally:
         algorithm.stop()
     return MetaTestResult(
         label=str(info.path),
         algorithm=algorithm_label(info.algorithm_class, info.config),
-        game=game.name,
+        game=labels["game"],
         rewards=raw["rewards"],
         action_probs=raw["action_probs"],
         persona_kinds=raw["persona_kinds"],
-        kind_names=tuple(population.kind_names),
-        action_names=tuple(game.action_names),
+        kind_names=tuple(labels["kind_names"]),
+        action_names=tuple(labels["action_names"]),
+        frames=frames,
+        frames_note=note,
     )
+
+
+def _render(runner, split: str) -> tuple[np.ndarray | None, str]:
+    """Frames of the adapted pair where the env renders (2-agent HalfCheetah with an
+    off-screen GL); otherwise ``None`` and the reason, which ``rllib evaluate`` prints."""
+    if not hasattr(runner, "render_adapted_pair"):
+        return None, ""
+    try:
+        shown = runner.render_adapted_pair(split)
+    except Exception as error:  # no display or GL backend; or a pair whose actions are NaN
+        reason = f"{type(error).__name__}: {error}"
+        return None, f"no frames: {reason} (off-screen rendering needs MUJOCO_GL=egl or osmesa)"
+    note = (
+        f"phi_L with {split} teammate checkpoint {shown['teammate']}, one episode, "
+        f"moved {shown['moved_right']:.2f} m right"
+    )
+    return shown["frames"], note

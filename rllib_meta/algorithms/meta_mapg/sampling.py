@@ -6,14 +6,25 @@ loops. The inner updates between batches are :func:`chain.unroll_chain` without 
 graph: the very function the Learner replays with ``create_graph=True``. The forward pass that
 draws the meta-agent's actions also gives its inner update the log-probabilities (one LSTM
 pass per batch, not two).
+
+:func:`play_chain` is the environment-free part (sample, both inner steps, repeat; a last
+batch under ``phi_L``); :func:`sample_chain` plays it on the matrix games,
+``cheetah.sample_cheetah_chain`` on 2-agent HalfCheetah.
 """
 
 import dataclasses
+from collections.abc import Callable, Sequence
 
 import torch
 
 from envs.matrix.batched import BatchedIteratedMatrixGame
-from rllib_meta.algorithms.meta_mapg.chain import NO_GRAPH, StepResult, fresh_leaves, unroll_chain
+from rllib_meta.algorithms.meta_mapg.chain import (
+    NO_GRAPH,
+    PlayerParams,
+    StepResult,
+    fresh_leaves,
+    unroll_chain,
+)
 from rllib_meta.algorithms.meta_mapg.distributions import Categorical
 from rllib_meta.algorithms.meta_mapg.objectives import (
     InnerLoop,
@@ -75,7 +86,64 @@ class ChainSample:
 
     batches: list[TrajectoryBatch]
     agent_params: list[dict[str, torch.Tensor]]  # phi^i_0..phi^i_L (detached)
-    peer_logits: list[list[torch.Tensor]]  # phi^{-i}_0..phi^{-i}_L (detached)
+    peer_params: list[list[PlayerParams]]  # phi^{-i}_0..phi^{-i}_L (detached)
+
+    @property
+    def peer_logits(self) -> list[list[PlayerParams]]:
+        """``peer_params`` under the matrix games' name (tabular peers are logits)."""
+        return self.peer_params
+
+
+def _detached(params: PlayerParams) -> PlayerParams:
+    if isinstance(params, torch.Tensor):
+        return params.detach()
+    return {name: value.detach() for name, value in params.items()}
+
+
+# sample_batch(agent_params, peer_params) -> (batch, the meta-agent's outputs on it)
+SampleBatch = Callable[
+    [dict[str, torch.Tensor], Sequence[PlayerParams]], tuple[TrajectoryBatch, torch.Tensor]
+]
+
+
+def play_chain(
+    agent,
+    peer_params: Sequence[PlayerParams],
+    sample_batch: SampleBatch,
+    inner: InnerLoop,
+    chain_length: int,
+    peer_learning_rate: float,
+) -> ChainSample:
+    """Play one chain on any environment: ``sample_batch`` draws a chain step's K
+    trajectories under the current joint policy, both agents take their inner step on them
+    (:func:`chain.unroll_chain` without graph), and a last batch is drawn under ``phi_L``."""
+    batches: list[TrajectoryBatch] = []
+
+    def step_objectives(step, agent_params, peers):
+        batch, agent_outputs = sample_batch(agent_params, list(peers))
+        batches.append(batch)
+        agent_objective, peer_objectives, _ = chain_step_objectives(
+            inner, agent_params, list(peers), batch, agent_outputs
+        )
+        return StepResult(agent_objective, peer_objectives)
+
+    unrolled = unroll_chain(
+        fresh_leaves(agent.policy_params()),
+        [fresh_leaves(params) for params in peer_params],
+        step_objectives,
+        agent.inner_learning_rates.detach(),
+        peer_learning_rate,
+        chain_length,
+        NO_GRAPH,
+    )
+    with torch.no_grad():
+        last, _ = sample_batch(unrolled.agent_params[-1], unrolled.peer_params[-1])
+    batches.append(last)
+    return ChainSample(
+        batches=batches,
+        agent_params=[{n: p.detach() for n, p in step.items()} for step in unrolled.agent_params],
+        peer_params=[[_detached(p) for p in step] for step in unrolled.peer_params],
+    )
 
 
 def sample_chain(
@@ -95,35 +163,9 @@ def sample_chain(
             "the matrix games need a policy over discrete actions (Categorical), got "
             f"{type(agent.policy.distribution).__name__}"
         )
-    batches: list[TrajectoryBatch] = []
     inner = InnerLoop(agent.policy, agent.num_states, gamma, peer_learning_rate, lookahead)
 
-    def step_objectives(step, agent_params, peer_params):
-        batch, agent_outputs = sample_trajectories(
-            agent.policy, list(peer_params), game, generator, agent_params
-        )
-        batches.append(batch)
-        agent_objective, peer_objectives, _ = chain_step_objectives(
-            inner, agent_params, list(peer_params), batch, agent_outputs
-        )
-        return StepResult(agent_objective, peer_objectives)
+    def sample_batch(agent_params, peers):
+        return sample_trajectories(agent.policy, list(peers), game, generator, agent_params)
 
-    unrolled = unroll_chain(
-        fresh_leaves(agent.policy_params()),
-        [fresh_leaves(logits) for logits in peer_logits],
-        step_objectives,
-        agent.inner_learning_rates.detach(),
-        peer_learning_rate,
-        chain_length,
-        NO_GRAPH,
-    )
-    with torch.no_grad():
-        last, _ = sample_trajectories(
-            agent.policy, unrolled.peer_params[-1], game, generator, unrolled.agent_params[-1]
-        )
-    batches.append(last)
-    return ChainSample(
-        batches=batches,
-        agent_params=[{n: p.detach() for n, p in step.items()} for step in unrolled.agent_params],
-        peer_logits=[[p.detach() for p in step] for step in unrolled.peer_params],
-    )
+    return play_chain(agent, peer_logits, sample_batch, inner, chain_length, peer_learning_rate)

@@ -300,3 +300,48 @@ def test_write_meta_test_report_rejects_incomparable_algorithms(tmp_path):
         write_meta_test_report({"A": [make_result()], "B": [rps]}, tmp_path)
     with pytest.raises(ValueError, match="no meta-test results given for algorithm 'A'"):
         write_meta_test_report({"A": []}, tmp_path)
+
+
+def test_continuous_actions_and_a_diverged_run_in_the_report(tmp_path):
+    # 2-agent HalfCheetah: no action probabilities (no action-dynamics plots), one persona kind,
+    # and a seed whose adapted policies diverged (-inf reward) written to JSON as null.
+    def cheetah(rewards, label):
+        return MetaTestResult(
+            label=label,
+            algorithm="LOLADiCE",
+            game="halfcheetah_2x3",
+            rewards=np.asarray(rewards, dtype=np.float64),
+            action_probs=None,
+            persona_kinds=np.zeros(2, np.int64),
+            kind_names=("teammate",),
+            action_names=(),
+        )
+
+    finite = cheetah([[[-1.0, -1.0], [-0.5, -0.5], [0.0, 0.0]]] * 2, "seed 0")
+    diverged = cheetah([[[-1.0, -1.0], [-0.5, -0.5], [-np.inf, -np.inf]]] * 2, "seed 1")
+    paths = write_meta_test_report({"LOLADiCE": [finite, diverged]}, tmp_path)
+    assert [p.name for p in paths] == ["adaptation_curves.png", "meta_test.json"]
+    rows = json.loads(paths[-1].read_text())["algorithms"]["LOLADiCE"]["rows"]
+    agent = next(r for r in rows if r["kind"] == "all" and r["player"] == "meta-agent")
+    assert agent["mean"][:2] == [-1.0, -0.5] and agent["mean"][2] is None
+    assert agent["auc_mean"] is None
+    assert "-inf" in format_table([finite, diverged])
+    with pytest.raises(ValueError, match="action_names without action_probs"):
+        validate_results([dataclasses.replace(finite, action_names=("x",))])
+
+
+def test_a_diverged_curve_is_drawn_off_scale():
+    from matplotlib.figure import Figure
+
+    from rllib_meta.algorithms.meta_mapg.meta_test import _clip_diverged
+
+    axes = Figure().subplots()
+    axes.plot([0, 1, 2], [-2.0, -8.0, -8.7], label="A")
+    axes.plot([0, 1, 2], [-1.9, -4.9, -7.8], label="B")
+    _clip_diverged(axes)
+    assert [line.get_label() for line in axes.get_lines()] == ["A", "B"]
+    axes.plot([0, 1, 2], [-6.0, -8e14, np.nan], label="C")
+    _clip_diverged(axes)
+    assert axes.get_lines()[2].get_label() == "C (diverged, off scale)"
+    low, high = axes.get_ylim()
+    assert -12 < low < -8.7 and -1.9 < high < 2
