@@ -576,18 +576,28 @@ def evaluate_options(infos: Sequence["CheckpointInfo"]) -> dict[str, tuple[str, 
     """The ``rllib evaluate`` options meta-testing reads (None: any value of the flag's type):
     ``--split`` takes the persona splits that every checkpoint's population has (``rps``
     has no ``test_ood``)."""
-    import envs
-    from envs.matrix.personas import population_for_game
-
     splits: tuple[str, ...] | None = None
     for info in infos:
-        env = envs.make(info.config.env, **dict(info.config.env_config))
-        try:
-            names = tuple(population_for_game(env.game.name).splits)
-        finally:
-            env.close()
+        names = _population_splits(info.config)
         splits = names if splits is None else tuple(s for s in splits if s in names)
     return {"split": splits, "seed": None, "output_dir": None}
+
+
+def _population_splits(config) -> tuple[str, ...]:
+    """The splits of a config's peers: the persona population of its matrix game, or the
+    HalfCheetah teammate population's."""
+    import envs
+    from envs.matrix.personas import population_for_game
+    from rllib_meta.algorithms.meta_mapg.config import CHEETAH_ENVS
+    from rllib_meta.algorithms.meta_mapg.teammates import SPLITS
+
+    if config.env in CHEETAH_ENVS:
+        return SPLITS
+    env = envs.make(config.env, **dict(config.env_config))
+    try:
+        return tuple(population_for_game(env.game.name).splits)
+    finally:
+        env.close()
 
 
 def evaluate_checkpoints(paths: list[str], args: argparse.Namespace) -> int:

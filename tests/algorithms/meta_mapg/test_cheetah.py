@@ -214,3 +214,12 @@ def test_rllib_train_then_evaluate(ray_instance, population, tmp_path, capsys):
     # The strip of the adapted pair where MuJoCo renders off-screen, else the reason printed.
     strip = report / "adapted_pair_MetaMAPG.png"
     assert strip.is_file() or "(off-screen rendering needs MUJOCO_GL=egl or osmesa)" in out, out
+
+
+def test_evaluate_takes_the_teammate_splits_on_halfcheetah_checkpoints():
+    from types import SimpleNamespace
+
+    from rllib_meta.algorithms.meta_mapg.meta_test import evaluate_options
+
+    info = SimpleNamespace(config=SimpleNamespace(env="halfcheetah_2x3", env_config={}))
+    assert evaluate_options([info])["split"] == ("train", "val", "test")
