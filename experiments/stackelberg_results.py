@@ -53,7 +53,11 @@ class Trial:
         )
 
     def steps_to_final(self) -> float:
-        """Leader environment steps until the leader's return first equals its final value."""
+        """Leader environment steps until the leader's return first equals its final value
+        (reported by the algorithm at step resolution; from the rows in older results)."""
+        reported = self.last("leader_steps_to_current_return", LEADER_TRAINING)
+        if not np.isnan(reported):
+            return reported
         key = self.leader_metric()
         values = self.column(key, LEADER_TRAINING)
         steps = self.column("env_steps_leader_training", LEADER_TRAINING)

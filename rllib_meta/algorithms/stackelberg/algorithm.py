@@ -33,6 +33,7 @@ from rllib_meta.algorithms.stackelberg.verification import follower_regrets, lea
 METRICS = "stackelberg"
 VERIFICATION_START, LAST_RETURNS = "verification_start", "last_returns"
 STEPS_DONE = "algorithm_steps_done"
+LEADER_STEPS, FIRST_SEEN = "leader_env_steps", "leader_return_first_seen"
 
 
 class StackelbergMeta(MetaAlgorithm):
@@ -63,6 +64,10 @@ class StackelbergMeta(MetaAlgorithm):
         self.last_returns: dict[str, float] = {}
         self.verification_start: dict[str, float] | None = None
         self.steps_done = 0  # algorithm steps (iterations of Algorithm 1's loops) so far
+        # Phase 2's sample efficiency at the resolution of steps, whatever the reports: the
+        # leader-training env steps so far, and when each greedy leader return was first seen.
+        self.leader_steps = 0
+        self.leader_return_first_seen: dict[float, int] = {}
         self.setup_exact_checks()
 
     def setup_exact_checks(self) -> None:
@@ -89,10 +94,11 @@ class StackelbergMeta(MetaAlgorithm):
     def training_step(self) -> None:
         """``iterations_per_report`` algorithm steps; the result reports the last one.
 
-        The exact checks are computed after the last step and at every phase boundary (phase
-        3's changes are measured from the returns at its start), so the report equals the one
-        that reporting after every step would end with; the environment steps of all steps
-        are counted.
+        The exact checks are computed after the last step, at every phase boundary (phase 3's
+        changes are measured from the returns at its start) and at every phase-2 step (the
+        leader-training steps until the greedy leader first reached its current return,
+        ``leader_steps_to_current_return``), so the report equals the one that reporting
+        after every step would end with; the environment steps of all steps are counted.
         """
         count = self.config.iterations_per_report
         for index in range(count):
@@ -106,7 +112,9 @@ class StackelbergMeta(MetaAlgorithm):
         steps = int(batch["env_steps"])
         self.metrics.log_value((METRICS, f"env_steps_{phase}"), steps, reduce="lifetime_sum")
         self.log_env_steps(steps)
-        if not report and self.current_phase() == phase:
+        if phase == LEADER_TRAINING:
+            self.leader_steps += steps
+        elif not report and self.current_phase() == phase:
             return
         exact = self._exact(phase)
         if report:
@@ -166,6 +174,10 @@ class StackelbergMeta(MetaAlgorithm):
             for side in ("leader", "follower"):
                 key = f"{side}_return"
                 report[f"verification_{side}_change"] = report[key] - self.verification_start[key]
+        if phase == LEADER_TRAINING:
+            leader = report.get("leader_return", report.get("leader_return_vs_best_response"))
+            first_seen = self.leader_return_first_seen.setdefault(leader, self.leader_steps)
+            report["leader_steps_to_current_return"] = float(first_seen)
         self.last_returns = {k: v for k, v in report.items() if k.endswith("_return")}
         return report
 
@@ -207,6 +219,8 @@ class StackelbergMeta(MetaAlgorithm):
         state[VERIFICATION_START] = self.verification_start
         state[LAST_RETURNS] = self.last_returns
         state[STEPS_DONE] = self.steps_done
+        state[LEADER_STEPS] = self.leader_steps
+        state[FIRST_SEEN] = dict(self.leader_return_first_seen)
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -215,3 +229,5 @@ class StackelbergMeta(MetaAlgorithm):
         self.last_returns = state.get(LAST_RETURNS, self.last_returns)
         # Checkpoints written before iterations_per_report: one step per iteration.
         self.steps_done = int(state.get(STEPS_DONE, state.get("training_iteration", 0)))
+        self.leader_steps = int(state.get(LEADER_STEPS, self.leader_steps))
+        self.leader_return_first_seen = dict(state.get(FIRST_SEEN, self.leader_return_first_seen))

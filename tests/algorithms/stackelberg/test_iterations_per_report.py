@@ -48,6 +48,16 @@ def test_three_steps_per_report_end_where_one_step_per_report_ends(ray_instance)
     assert final["phase"] == 3.0 and "verification_leader_change" in final
     for table, grouped_table in zip(every_tables, grouped_tables, strict=True):
         np.testing.assert_array_equal(table, grouped_table)
+    # Phase 2's sample efficiency at step resolution: the leader-training env steps until the
+    # greedy leader first had its current return, as the every-step rows show it.
+    rows = [r[METRICS] for r in every_step if r[METRICS]["phase"] == 2.0]
+    for index, row in enumerate(rows):
+        first = next(r for r in rows[: index + 1] if r["leader_return"] == row["leader_return"])
+        assert row["leader_steps_to_current_return"] == first["env_steps_leader_training"]
+    assert len({r["leader_return"] for r in rows}) > 1  # the leader's return changes here
+    assert grouped[0][METRICS]["leader_steps_to_current_return"] == pytest.approx(
+        every_step[2][METRICS]["leader_steps_to_current_return"]
+    )
     # Reports 1 and 2 of the grouped run equal the every-step run's reports 3 and 6.
     for grouped_report, every_report in ((grouped[0], every_step[2]), (grouped[1], every_step[5])):
         assert grouped_report[METRICS]["phase"] == every_report[METRICS]["phase"]
