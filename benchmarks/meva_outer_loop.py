@@ -70,8 +70,9 @@ def batched_backward_gradient(objective, x):
     return torch.stack([grads[p, ..., p, :] for p in range(NUM_PLAYERS)], dim=-2)
 
 
-def previous_meta_value_field(game, model, x, gamma, signs=None, include_game=True):
-    """``grad-bar V_hat`` with the whole objective differentiated by the batched backward."""
+def meta_value_objective(game, model, gamma, signs, include_game):
+    """``x -> (1 - gamma) f(x) + gamma U_hat(x)`` (``U_hat`` alone without the game), no
+    player's block held fixed: what the previous engines differentiated."""
 
     def objective(y):
         meta_value = model(game.features(y), gamma, signs).mean(dim=-1)
@@ -79,6 +80,12 @@ def previous_meta_value_field(game, model, x, gamma, signs=None, include_game=Tr
             return meta_value
         return (1.0 - gamma) * game.values(y) + gamma * meta_value
 
+    return objective
+
+
+def previous_meta_value_field(game, model, x, gamma, signs=None, include_game=True):
+    """``grad-bar V_hat`` with the whole objective differentiated by the batched backward."""
+    objective = meta_value_objective(game, model, gamma, signs, include_game)
     return batched_backward_gradient(objective, x)
 
 
@@ -110,12 +117,7 @@ def per_player_gradient(objective, x):
 
 
 def straightforward_meta_value_field(game, model, x, gamma, signs=None, include_game=True):
-    def objective(y):
-        meta_value = model(game.features(y), gamma, signs).mean(dim=-1)
-        if include_game is False:
-            return meta_value
-        return (1.0 - gamma) * game.values(y) + gamma * meta_value
-
+    objective = meta_value_objective(game, model, gamma, signs, include_game)
     return per_player_gradient(objective, x)
 
 
