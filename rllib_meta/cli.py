@@ -220,6 +220,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         )
     algorithm_class = next(iter(classes))
     own = _own_evaluation(algorithm_class) is not None
+    if not own and _samples_its_own_batches(algorithm_class):
+        raise ConfigError(
+            f"{algorithm_class.__name__} checkpoints have no `rllib evaluate`: its EnvRunner "
+            "samples batches of its own, not the episodes the generic evaluation plays, and "
+            "it has no evaluation protocol; its results are the training metrics of its "
+            "trial (result.json)."
+        )
     check_evaluate_options(args, algorithm_class, infos, own)
     with ray_session(args.ray_address, args.ray_num_cpus, args.ray_num_nodes):
         if _own_evaluation(algorithm_class) is not None:
@@ -230,6 +237,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         ]
     print(format_reports(reports))
     return 0
+
+
+def _samples_its_own_batches(algorithm_class: type) -> bool:
+    """An rllib-meta algorithm: its EnvRunner returns its own batches, not RLlib episodes."""
+    from rllib_meta.algorithms.base.algorithm import MetaAlgorithm
+
+    return issubclass(algorithm_class, MetaAlgorithm)
 
 
 def _own_evaluation(algorithm_class: type):

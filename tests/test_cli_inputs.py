@@ -360,6 +360,19 @@ def test_evaluate_takes_the_options_its_protocol_reads(
         main(["evaluate", checkpoint, *flags])
 
 
+def test_evaluate_refuses_an_algorithm_without_an_episode_evaluation(
+    tmp_path, capsys, no_ray, fake_checkpoint
+):
+    """The follower-learning demo samples its own batches: the generic evaluation crashed on
+    them after Ray started (``'str' object has no attribute 'agent_episodes'``)."""
+    checkpoint = fake_checkpoint(
+        tmp_path / "checkpoint_000000", "FollowerLearningDemo", "battle_of_sexes", {}
+    )
+    code, _, err = run_cli(capsys, "evaluate", checkpoint)
+    assert code == EXIT_BAD_INPUT
+    assert "FollowerLearningDemo checkpoints have no `rllib evaluate`" in err
+
+
 def test_unreachable_ray_address_fails_fast(tmp_path):
     """Issue 18 item 3: `--ray-address 127.0.0.1:1` retried for minutes; now one clear error.
 
