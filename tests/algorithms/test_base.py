@@ -30,8 +30,14 @@ def _default_config(name: str) -> MetaAlgorithmConfig:
 
 
 def _bad_value(setting: Setting):
-    """A value of the wrong type for ``setting``'s default."""
-    return "not a number" if not isinstance(setting.default, str) else 12345
+    """A value of the wrong type for ``setting``: a string for numbers and switches, a number
+    for names and paths (a path setting such as ``teammate_population`` takes any string)."""
+    for value in ("not a number", 12345):
+        try:
+            setting.check("probe", value)
+        except ValueError:
+            return value
+    raise AssertionError(f"{setting} takes a string and a number alike")
 
 
 @pytest.mark.parametrize("name", sorted(ALGORITHMS))
