@@ -48,6 +48,7 @@ AGENT_OF = {"seller": SELLER, "buyer": BUYER}
 OFFER_AT_ZERO = 1  # the seller's trade action offering at PRICES[0] = 0
 EPISODES_PLAYED = "episodes_played"
 EPISODE_SEED_STRIDE = 1_000_003  # a prime step between the seeds of consecutive episodes
+EPISODE_SEED_BASE = "episode_seed_base"
 
 
 class TradeRule:
@@ -140,20 +141,25 @@ class StackelbergAtariTradeEnvRunner(SamplingEnvRunner):
         self.leader = config.leader
         self.shapes = ROLE_SHAPES[self.leader]
         self.kill_rewards = self.env.kill_rewards
-        self.episodes_played = 0  # seeds the next episode (see episode_seed), checkpointed
+        # The next episode's seed is episode_seed_base + a stride per episode played: both
+        # are the share's state, so a share re-dispatched from a failed runner plays the
+        # games its home runner would have played.
+        self.episode_seed_base = self.seed
+        self.episodes_played = 0
         self._prices = price_table(self.leader)
         self._outcomes: dict[tuple[float, float], torch.Tensor] = {}
 
     def episode_seed(self) -> int:
-        """Every real episode is seeded (emulator and bullet arrivals) from the runner's seed
-        and the episodes played, so a restored checkpoint replays the same games."""
-        return int((self.seed + EPISODE_SEED_STRIDE * self.episodes_played) % 2**31)
+        """Every real episode is seeded (emulator and bullet arrivals) from the share's seed
+        and the episodes it played, so a restored checkpoint replays the same games."""
+        return int((self.episode_seed_base + EPISODE_SEED_STRIDE * self.episodes_played) % 2**31)
 
     def sampler_state(self) -> dict[str, Any]:
-        return {EPISODES_PLAYED: self.episodes_played}
+        return {EPISODES_PLAYED: self.episodes_played, EPISODE_SEED_BASE: self.episode_seed_base}
 
     def load_sampler_state(self, state: dict[str, Any]) -> None:
         self.episodes_played = int(state.get(EPISODES_PLAYED, self.episodes_played))
+        self.episode_seed_base = int(state.get(EPISODE_SEED_BASE, self.episode_seed_base))
 
     def get_spaces(self):
         spaces = (self.env.observation_space(SELLER), self.env.action_space(SELLER))
