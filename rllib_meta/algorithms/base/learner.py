@@ -54,6 +54,25 @@ class FunctionalLearner(TorchLearner):
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
         super().build()
 
+    def register_torch_optimizer(
+        self,
+        module_id: str,
+        name: str,
+        params: list[torch.nn.Parameter],
+        lr: float,
+        optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
+        **options,
+    ) -> None:
+        """``optimizer_class(params, lr=lr, **options)`` registered with RLlib under ``name``
+        (so RLlib checkpoints it and its learning rate, and grad_clip applies to it)."""
+        self.register_optimizer(
+            module_id=module_id,
+            optimizer_name=name,
+            optimizer=optimizer_class(params, lr=lr, **options),
+            params=params,
+            lr_or_lr_schedule=lr,
+        )
+
     @property
     def rl_module(self) -> torch.nn.Module:
         """The default module, unwrapped."""

@@ -23,13 +23,7 @@ class LeaderLearner(FunctionalLearner):
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         params = list(unwrap(self.module[module_id]).parameters())
-        self.register_optimizer(
-            module_id=module_id,
-            optimizer_name=OPTIMIZER,
-            optimizer=torch.optim.Adam(params, lr=config.lr),
-            params=params,
-            lr_or_lr_schedule=config.lr,
-        )
+        self.register_torch_optimizer(module_id, OPTIMIZER, params, config.lr)
 
     def update_from_plays(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         """One Adam step on the REINFORCE loss of the leader's batch of plays."""

@@ -53,13 +53,8 @@ class MetaMAPGLearner(FunctionalLearner):
             (ACTOR, self.actor_parameters(), config.actor_lr),
             (CRITIC, self.critic_parameters(), config.critic_lr),
         ):
-            optimizer = torch.optim.Adam(params, lr=lr, eps=config.adam_eps, amsgrad=True)
-            self.register_optimizer(
-                module_id=module_id,
-                optimizer_name=name,
-                optimizer=optimizer,
-                params=params,
-                lr_or_lr_schedule=lr,
+            self.register_torch_optimizer(
+                module_id, name, params, lr, eps=config.adam_eps, amsgrad=True
             )
 
     def replay_settings(self) -> ReplaySettings:

@@ -38,14 +38,13 @@ class LearningRuleLearner(FunctionalLearner):
         model = unwrap(self.module[module_id]).model
         if model is None:  # naive / LOLA / HOLA: nothing to learn
             return
-        params = list(model.parameters())
-        optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-        self.register_optimizer(
-            module_id=module_id,
-            optimizer_name=OPTIMIZER,
-            optimizer=optimizer,
-            params=params,
-            lr_or_lr_schedule=config.lr,
+        self.register_torch_optimizer(
+            module_id,
+            OPTIMIZER,
+            list(model.parameters()),
+            config.lr,
+            torch.optim.AdamW,
+            weight_decay=config.weight_decay,
         )
 
     def update_from_trajectories(self, batch: dict[str, np.ndarray]) -> dict[str, float]:

@@ -135,13 +135,7 @@ class MRALearner(FunctionalLearner):
             for group, params in nets.parameter_groups().items():
                 if not params:
                     continue  # psi exists for latent: learned only
-                self.register_optimizer(
-                    module_id=module_id,
-                    optimizer_name=f"{role}_{group}",
-                    optimizer=torch.optim.Adam(params, lr=rates[group]),
-                    params=params,
-                    lr_or_lr_schedule=rates[group],
-                )
+                self.register_torch_optimizer(module_id, f"{role}_{group}", params, rates[group])
 
     def group_params(self, group: str) -> list[torch.nn.Parameter]:
         return [p for nets in self.roles.values() for p in nets.parameter_groups()[group]]

@@ -95,14 +95,7 @@ class StackelbergLearner(FunctionalLearner):
             (LEADER_OPTIMIZER, tables.leader, config.lr),
             (FOLLOWER_OPTIMIZER, tables.follower, config.follower_lr),
         ):
-            params = list(layer.parameters())
-            self.register_optimizer(
-                module_id=module_id,
-                optimizer_name=name,
-                optimizer=torch.optim.Adam(params, lr=lr),
-                params=params,
-                lr_or_lr_schedule=lr,
-            )
+            self.register_torch_optimizer(module_id, name, list(layer.parameters()), lr)
 
     # -- follower --------------------------------------------------------------------------
 

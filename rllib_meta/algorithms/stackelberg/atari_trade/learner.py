@@ -42,13 +42,7 @@ class StackelbergAtariTradeLearner(StackelbergLearner):
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         super().configure_optimizers_for_module(module_id, config)
         params = list(unwrap(self.module[module_id]).ships.parameters())
-        self.register_optimizer(
-            module_id=module_id,
-            optimizer_name=GAMEPLAY_OPTIMIZER,
-            optimizer=torch.optim.Adam(params, lr=config.gameplay_lr),
-            params=params,
-            lr_or_lr_schedule=config.gameplay_lr,
-        )
+        self.register_torch_optimizer(module_id, GAMEPLAY_OPTIMIZER, params, config.gameplay_lr)
 
     # -- phase 0: the ships ----------------------------------------------------------------
 
