@@ -89,7 +89,50 @@ def cheetah_chain_record(chain: ChainSample, teammates: np.ndarray) -> dict[str,
     }
 
 
-class MetaMAPGEnvRunner(SamplingEnvRunner):
+class ChainEnvRunner(SamplingEnvRunner):
+    """What the chain samplers share: the meta-agent, RLlib's ``sample()`` entry point and the
+    meta-training loop over chains (Algorithm 1, lines 3-8). A subclass draws the peers of a
+    chain from a split (:meth:`_draw_peers`), plays (:meth:`_play`) and records
+    (:meth:`_record`) the chain, and says how many env steps one chain step takes."""
+
+    @property
+    def agent(self) -> MetaAgent:
+        return self.module.agent
+
+    @property
+    def env_steps_per_chain_step(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def env_steps_per_chain(self) -> int:
+        return (self.config.chain_length + 1) * self.env_steps_per_chain_step
+
+    def _draw_peers(self, split: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def _play(self, peers: np.ndarray) -> ChainSample:
+        raise NotImplementedError
+
+    def _record(self, chain: ChainSample, peers: np.ndarray) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def sample_chains(self, num_chains: int, split: str = "train") -> list[dict[str, Any]]:
+        """Meta-training data: ``num_chains`` chains, each against peers drawn uniformly
+        from ``split``."""
+        records = []
+        for _ in range(num_chains):
+            peers = self._draw_peers(split)
+            records.append(self._record(self._play(peers), peers))
+        self.num_env_steps_sampled_lifetime += num_chains * self.env_steps_per_chain
+        return records
+
+    def sample(self, **kwargs) -> list[dict[str, Any]]:
+        """RLlib's generic entry point: this runner's share of one iteration's chains."""
+        chains = self.share.of(self.config.chains_per_iteration)
+        return self.sample_chains(chains, self.config.train_split)
+
+
+class MetaMAPGEnvRunner(ChainEnvRunner):
     """Chain sampler for the iterated matrix games (``ipd``, ``rps`` with 2-4 players)."""
 
     RANDOM_GENERATORS = ("rng", "generator")  # persona draws; actions
@@ -107,10 +150,6 @@ class MetaMAPGEnvRunner(SamplingEnvRunner):
         self.rng = np.random.default_rng(self.seed)
         self.generator = torch.Generator().manual_seed(self.seed)
 
-    @property
-    def agent(self) -> MetaAgent:
-        return self.module.agent
-
     # -- sampling --------------------------------------------------------------------------
 
     def _play(self, personas: np.ndarray) -> ChainSample:
@@ -126,23 +165,17 @@ class MetaMAPGEnvRunner(SamplingEnvRunner):
             lookahead=self.config.lookahead,
         )
 
-    def _draw_personas(self, split: str) -> np.ndarray:
+    def _draw_peers(self, split: str) -> np.ndarray:
+        """One persona per peer, uniformly from ``split``."""
         num_peers = self.game.num_players - 1
         return self.rng.choice(self.population.indices(split), size=num_peers, replace=True)
 
-    def sample_chains(self, num_chains: int, split: str = "train") -> list[dict[str, Any]]:
-        """Meta-training data (Algorithm 1, lines 3-8): ``num_chains`` chains, each against
-        peers drawn uniformly from ``split``."""
-        records = []
-        for _ in range(num_chains):
-            personas = self._draw_personas(split)
-            records.append(chain_record(self._play(personas), personas))
-        self.num_env_steps_sampled_lifetime += num_chains * self.env_steps_per_chain
-        return records
+    def _record(self, chain: ChainSample, personas: np.ndarray) -> dict[str, Any]:
+        return chain_record(chain, personas)
 
     @property
-    def env_steps_per_chain(self) -> int:
-        return (self.config.chain_length + 1) * self.game.batch_size * self.game.horizon
+    def env_steps_per_chain_step(self) -> int:
+        return self.game.batch_size * self.game.horizon
 
     def meta_test(self, split: str, num_chains: int = 0) -> dict[str, np.ndarray]:
         """Algorithm 2 on ``split``: one chain per persona of the split (or ``num_chains``
@@ -154,7 +187,7 @@ class MetaMAPGEnvRunner(SamplingEnvRunner):
         rewards, action_probs, kinds = [], [], []
         num_actions = self.game.num_actions
         for first in indices:
-            others = self._draw_personas(split)[1:]
+            others = self._draw_peers(split)[1:]
             personas = np.concatenate([[first], others]).astype(np.int64)
             chain = self._play(personas)
             rewards.append(np.stack([b.rewards.mean(dim=(1, 2)).numpy() for b in chain.batches]))
@@ -184,13 +217,8 @@ class MetaMAPGEnvRunner(SamplingEnvRunner):
             "action_names": tuple(self.env.game.action_names),
         }
 
-    def sample(self, **kwargs) -> list[dict[str, Any]]:
-        """RLlib's generic entry point: this runner's share of one iteration's chains."""
-        chains = self.share.of(self.config.chains_per_iteration)
-        return self.sample_chains(chains, self.config.train_split)
 
-
-class MetaMAPGCheetahEnvRunner(SamplingEnvRunner):
+class MetaMAPGCheetahEnvRunner(ChainEnvRunner):
     """Chain sampler for 2-agent HalfCheetah (``halfcheetah_2x3``, paper 001 Sec. 5): the
     meta-agent on the back leg, a teammate drawn from a split of the pre-trained population
     (``teammate_population``, built by ``python -m
@@ -227,15 +255,12 @@ class MetaMAPGCheetahEnvRunner(SamplingEnvRunner):
         """The cheetahs' reset noise (checkpointed with the other generators)."""
         return self.core.rng
 
-    @property
-    def agent(self) -> MetaAgent:
-        return self.module.agent
-
-    def _play(self, teammate: int) -> ChainSample:
+    def _play(self, teammates: np.ndarray) -> ChainSample:
+        """A chain with the teammate checkpoint ``teammates[0]``."""
         return sample_cheetah_chain(
             self.agent,
             self.teammate,
-            self.population.checkpoint_params[teammate],
+            self.population.checkpoint_params[int(teammates[0])],
             self.core,
             self.config.chain_length,
             self.config.gamma,
@@ -244,19 +269,16 @@ class MetaMAPGCheetahEnvRunner(SamplingEnvRunner):
             lookahead=self.config.lookahead,
         )
 
-    def sample_chains(self, num_chains: int, split: str = "train") -> list[dict[str, Any]]:
-        """Meta-training data (Algorithm 1, lines 3-8): ``num_chains`` chains, each with a
-        teammate checkpoint drawn uniformly from ``split`` of the population."""
-        records = []
-        for _ in range(num_chains):
-            teammate = int(self.rng.choice(self.population.split(split)))
-            records.append(cheetah_chain_record(self._play(teammate), np.asarray([teammate])))
-        self.num_env_steps_sampled_lifetime += num_chains * self.env_steps_per_chain
-        return records
+    def _draw_peers(self, split: str) -> np.ndarray:
+        """One teammate checkpoint, uniformly from ``split`` of the population."""
+        return np.asarray([int(self.rng.choice(self.population.split(split)))])
+
+    def _record(self, chain: ChainSample, teammates: np.ndarray) -> dict[str, Any]:
+        return cheetah_chain_record(chain, teammates)
 
     @property
-    def env_steps_per_chain(self) -> int:
-        return (self.config.chain_length + 1) * self.core.batch_size * self.core.horizon
+    def env_steps_per_chain_step(self) -> int:
+        return self.core.batch_size * self.core.horizon
 
     def meta_test(self, split: str, num_chains: int = 0) -> dict[str, np.ndarray]:
         """Algorithm 2 on ``split``: one chain per teammate checkpoint of the split (or
@@ -267,7 +289,7 @@ class MetaMAPGCheetahEnvRunner(SamplingEnvRunner):
             indices = self.rng.choice(indices, size=num_chains, replace=True)
         rewards = []
         for teammate in indices:
-            chain = self._play(int(teammate))
+            chain = self._play(np.asarray([teammate]))
             rewards.append(np.stack([b.rewards.mean(dim=(1, 2)).numpy() for b in chain.batches]))
         return {
             "rewards": np.stack(rewards),  # (P, L+1, 2)
@@ -284,7 +306,7 @@ class MetaMAPGCheetahEnvRunner(SamplingEnvRunner):
         teammate of ``split``, one episode on the env with off-screen rendering (needs
         ``MUJOCO_GL=egl`` or ``osmesa``; the error of the GL backend otherwise)."""
         teammate = int(self.population.split(split)[0])
-        chain = self._play(teammate)
+        chain = self._play(np.asarray([teammate]))
         env = envs.make(
             self.config.env, **{**dict(self.config.env_config), "render_mode": "rgb_array"}
         )
@@ -302,11 +324,6 @@ class MetaMAPGCheetahEnvRunner(SamplingEnvRunner):
         finally:
             env.close()
         return {"frames": frames, "moved_right": moved, "teammate": teammate}
-
-    def sample(self, **kwargs) -> list[dict[str, Any]]:
-        """RLlib's generic entry point: this runner's share of one iteration's chains."""
-        chains = self.share.of(self.config.chains_per_iteration)
-        return self.sample_chains(chains, self.config.train_split)
 
 
 def population_directory(config) -> str:
