@@ -139,10 +139,13 @@ def test_a_killed_env_runner_costs_no_data_and_does_not_change_a_seeded_run(ray_
         _kill_first_runner(algorithm)
         calls_before = len(sizes)
         after_kill = algorithm.train()
-        # One failed call; the share is sampled away from its home runner in every call of
-        # this iteration (RLlib restores a runner before a training step, not during one).
-        assert after_kill[FAULTS][RUNNER_FAILURES] == 1
-        assert after_kill[FAULTS][SHARES_REDISPATCHED] == len(sizes) - calls_before
+        # The kill is seen either by our sampling call (one failed call) or already by RLlib's
+        # health check before the step (the runner out of service, no failed call): a race
+        # between the restart and the next step. Either way the share is sampled away from its
+        # home runner in every call of this iteration (RLlib restores a runner before a
+        # training step, not during one).
+        assert after_kill[FAULTS][RUNNER_FAILURES] in (0, 1)
+        assert after_kill[FAULTS][SHARES_REDISPATCHED] == len(sizes) - calls_before >= 1
         later = algorithm.train()  # training goes on
         # The same iteration again from the state before the kill (the runner is back or
         # still out of service: either way the share is sampled from the same state).
