@@ -108,12 +108,14 @@ def _build(family: Family):
 
 
 def _kill_first_runner(algorithm) -> None:
-    """Kill remote EnvRunner 1 (share 0's home), as a crash would; Ray restarts it."""
+    """Kill remote EnvRunner 1 (share 0's home) for good, as a lost node would. A killed
+    actor that Ray may restart can be back, restored and sampling its own share before the
+    next step (seen once in CI): then nothing is redispatched and the test proves nothing."""
     handles = algorithm.env_runner_group.foreach_env_runner(
         lambda runner: (runner.worker_index, ray.get_runtime_context().current_actor),
         local_env_runner=False,
     )
-    ray.kill(dict(handles)[1], no_restart=False)
+    ray.kill(dict(handles)[1], no_restart=True)
 
 
 def _own_metrics(result: dict, family: Family) -> dict[str, float]:
@@ -140,15 +142,13 @@ def test_a_killed_env_runner_costs_no_data_and_does_not_change_a_seeded_run(ray_
         calls_before = len(sizes)
         after_kill = algorithm.train()
         # The kill is seen either by our sampling call (one failed call) or already by RLlib's
-        # health check before the step (the runner out of service, no failed call): a race
-        # between the restart and the next step. Either way the share is sampled away from its
-        # home runner in every call of this iteration (RLlib restores a runner before a
-        # training step, not during one).
+        # health check before the step (the runner out of service, no failed call). Either
+        # way the share is sampled away from its home runner in every call of this iteration.
         assert after_kill[FAULTS][RUNNER_FAILURES] in (0, 1)
         assert after_kill[FAULTS][SHARES_REDISPATCHED] == len(sizes) - calls_before >= 1
         later = algorithm.train()  # training goes on
-        # The same iteration again from the state before the kill (the runner is back or
-        # still out of service: either way the share is sampled from the same state).
+        # The same iteration again from the state before the kill (the runner still out of
+        # service: the share is sampled from the same state by the other runner).
         algorithm.set_state(before)
         replayed = algorithm.train()
     finally:
