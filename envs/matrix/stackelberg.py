@@ -118,6 +118,50 @@ def deterministic_returns(
     return returns
 
 
+def stochastic_follower_returns(
+    payoffs: torch.Tensor | np.ndarray,
+    leader_actions: torch.Tensor,
+    follower_probs: torch.Tensor,
+    horizon: int,
+    *,
+    time_indexed: bool = False,
+) -> torch.Tensor:
+    """Both players' expected undiscounted returns ``(..., 2)`` of a stochastic follower against
+    deterministic leaders ``(..., 5)``, differentiable in ``follower_probs``: action
+    probabilities per state, stationary ``(..., 5, 2)`` or, with ``time_indexed``,
+    ``(..., horizon, 5, 2)`` (row ``t`` at step ``t``).
+
+    A forward recursion over the state distribution ``d_t`` (``d_0`` = the start state): the
+    leader plays ``a = leader[s]``, the follower ``b ~ p_t(. | s)``; ``E[r_t] = sum_s d_t(s)
+    sum_b p_t(b | s) r(leader[s], b)`` and ``d_{t+1}(1 + 2a + b) = sum_s d_t(s) 1[leader[s] = a]
+    p_t(b | s)``. For one-hot probabilities it equals :func:`deterministic_returns`.
+    """
+    horizon = check_horizon(horizon)
+    table = _payoff_table(payoffs).to(follower_probs.dtype)
+    leader = _one_hot(_action_table(leader_actions, "leader_actions")).to(follower_probs.dtype)
+    if time_indexed:
+        if follower_probs.dim() < 4 or follower_probs.shape[-3] != horizon:
+            raise ValueError(
+                f"time-indexed follower_probs must have shape (..., {horizon}, {NUM_STATES}, "
+                f"{NUM_ACTIONS}); got {tuple(follower_probs.shape)}"
+            )
+        leader = leader.unsqueeze(-3)
+    # joint[..., s, a, b] = 1[leader[s] = a] p(b | s), over [t] when time-indexed.
+    joint = leader[..., :, :, None] * follower_probs[..., :, None, :]
+    step_returns = torch.einsum("...sab,abp->...sp", joint, table)  # (..., [H,] 5, 2)
+    moves = joint.flatten(-2)  # (..., [H,] 5, 4): to the states 1 + 2a + b
+    batch = joint.shape[:-4] if time_indexed else joint.shape[:-3]
+    occupancy = torch.zeros(*batch, NUM_STATES, dtype=joint.dtype)
+    occupancy[..., 0] = 1.0
+    returns = torch.zeros(*batch, 2, dtype=joint.dtype)
+    for step in range(horizon):
+        at = (..., step, slice(None), slice(None)) if time_indexed else (...,)
+        returns = returns + torch.einsum("...s,...sp->...p", occupancy, step_returns[at])
+        arrivals = torch.einsum("...s,...sj->...j", occupancy, moves[at])
+        occupancy = torch.cat([torch.zeros_like(occupancy[..., :1]), arrivals], dim=-1)
+    return returns
+
+
 def _is_time_indexed(
     leader: torch.Tensor, follower: torch.Tensor, horizon: int, time_indexed: bool | None
 ) -> bool:

@@ -158,6 +158,55 @@ def test_time_indexed_kind_inference_and_override() -> None:
     torch.testing.assert_close(as_batch[0], torch.tensor([30.0, 30.0]).double())
 
 
+# -- stochastic followers ----------------------------------------------------------------------
+
+
+def brute_force_stochastic_follower(
+    payoffs: torch.Tensor, leader: torch.Tensor, follower: torch.Tensor
+) -> torch.Tensor:
+    """Exact expected returns ``(2,)`` of a time-indexed stochastic follower ``(H, 5, 2)``
+    against one deterministic leader ``(5,)``, by enumerating its 2**H action sequences."""
+    horizon = follower.shape[0]
+    value = torch.zeros(2, dtype=torch.float64)
+    for sequence in itertools.product((0, 1), repeat=horizon):
+        state, probability, total = 0, 1.0, torch.zeros(2, dtype=torch.float64)
+        for step, follower_action in enumerate(sequence):
+            leader_action = int(leader[state])
+            probability = probability * follower[step, state, follower_action]
+            total = total + payoffs[leader_action, follower_action]
+            state = 1 + 2 * leader_action + follower_action
+        value = value + probability * total
+    return value
+
+
+def test_stochastic_follower_returns_match_enumeration_and_deterministic_tables() -> None:
+    generator = torch.Generator().manual_seed(4)
+    payoffs = payoffs_of("chicken")
+    leaders = st.memory_one_policies()[[0, 5, 13, 22, 31]]
+    stationary = torch.softmax(torch.randn(5, 5, 2, generator=generator).double(), dim=-1)
+    timed = torch.softmax(torch.randn(5, 4, 5, 2, generator=generator).double(), dim=-1)
+    got_stationary = st.stochastic_follower_returns(payoffs, leaders, stationary, 4)
+    got_timed = st.stochastic_follower_returns(payoffs, leaders, timed, 4, time_indexed=True)
+    for row, leader in enumerate(leaders):
+        expected = brute_force_stochastic_follower(payoffs, leader, stationary[row].expand(4, 5, 2))
+        torch.testing.assert_close(got_stationary[row], expected)
+        torch.testing.assert_close(
+            got_timed[row], brute_force_stochastic_follower(payoffs, leader, timed[row])
+        )
+    # One-hot probabilities are the deterministic tables: all 32 x 32 stationary pairs.
+    followers = st.memory_one_policies()
+    got = st.stochastic_follower_returns(PD, followers[:, None, :], one_hot(followers)[None], 10)
+    torch.testing.assert_close(got, st.stationary_response_returns(PD, followers, 10))
+
+
+def test_stochastic_follower_returns_are_differentiable_in_the_probabilities() -> None:
+    probs = torch.rand(2, 3, 5, 2, dtype=torch.float64, requires_grad=True)
+    leaders = st.memory_one_policies()[[6, 25]]
+    assert torch.autograd.gradcheck(
+        lambda p: st.stochastic_follower_returns(PD, leaders, p, 3, time_indexed=True), (probs,)
+    )
+
+
 # -- stationary responses -----------------------------------------------------------------------
 
 
@@ -358,6 +407,12 @@ def test_optimum_is_consistent_with_every_leader(follower: str, ties: str) -> No
             r"follower must be one of \['stationary', 'time_aware'\]; got 'adaptive'",
         ),
         (lambda: st.stationary_best_response(PD, TFT, 3, ties=None), "ties must be one of"),
+        (
+            lambda: st.stochastic_follower_returns(
+                PD, TFT, torch.full((5, 2), 0.5).double(), 3, time_indexed=True
+            ),
+            r"time-indexed follower_probs must have shape \(\.\.\., 3, 5, 2\); got \(5, 2\)",
+        ),
     ],
 )
 def test_bad_inputs(call, message: str) -> None:

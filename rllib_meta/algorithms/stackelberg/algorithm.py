@@ -75,7 +75,9 @@ class StackelbergMeta(MetaAlgorithm):
         env = envs.make(self.config.env, **dict(self.config.env_config))
         self.payoffs = torch.tensor(np.array(env.game.payoffs), dtype=torch.float64)
         self.horizon = env.horizon
-        self.optimum = stackelberg_optimum(self.payoffs, self.horizon)
+        self.optimum = stackelberg_optimum(
+            self.payoffs, self.horizon, follower=self.config.follower_kind
+        )
         self._regrets: tuple[torch.Tensor, dict[str, float]] | None = None
 
     def current_phase(self) -> str:

@@ -10,9 +10,13 @@ settings and the PPO + Q-learning baseline.
 
 from __future__ import annotations
 
+from typing import Any
+
+import envs
 from rllib_meta.algorithms.base.config import Components, MetaAlgorithmConfig
 from rllib_meta.algorithms.base.settings import (
     Setting,
+    boolean,
     choice,
     fraction,
     integer,
@@ -43,6 +47,12 @@ class StackelbergConfig(MetaAlgorithmConfig):
         # Q-learner started from scratch in every leader episode (Brero et al. 2022 baseline).
         "follower_oracle": Setting("contextual", choice(*FOLLOWER_ORACLES), "who best-responds"),
         "follower_learner": Setting("pg", choice(*FOLLOWER_LEARNERS), "phases 1 and 3"),
+        # Not the paper's follower (it sees the state and the context only): one that also
+        # sees the time step, so it can best-respond over all policies (the time-aware
+        # response), not only over stationary ones; the optimum and regrets follow it.
+        "follower_observes_time": Setting(
+            False, boolean(), "the follower's input includes the time step"
+        ),
         "leader_learner": Setting("ppo", choice(*LEADER_LEARNERS), "phase 2; lr is its step"),
         # Algorithm 1's loops, in algorithm steps (one sampling round and one update each):
         # pre-training (phase 1), leader training (phase 2), the equilibrium check (phase 3,
@@ -84,6 +94,21 @@ class StackelbergConfig(MetaAlgorithmConfig):
         "q_learning_gamma": Setting(0.9, fraction(), "the baseline's discount"),
     }
 
+    @property
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        # The follower's table has one block of rows per step it can tell apart.
+        steps = self.episode_horizon() if self.follower_observes_time else 1
+        return {**super()._model_config_auto_includes, "follower_steps": steps}
+
+    def episode_horizon(self) -> int:
+        """The episode length of the configured game."""
+        return envs.make(self.env, **dict(self.env_config)).horizon
+
+    @property
+    def follower_kind(self) -> str:
+        """The class of follower responses the exact checks compare with."""
+        return "time_aware" if self.follower_observes_time else "stationary"
+
     def validate(self) -> None:
         super().validate()
         if self.follower_oracle == "q_learning":
@@ -91,6 +116,11 @@ class StackelbergConfig(MetaAlgorithmConfig):
 
     def _validate_q_learning_baseline(self) -> None:
         """The Q-learner is rebuilt in every leader episode: nothing to pre-train or verify."""
+        if self.follower_observes_time:
+            raise ValueError(
+                "follower_observes_time=True: follower_oracle 'q_learning' has no contextual "
+                "follower to give the time step to; use follower_oracle 'contextual'."
+            )
         for name in ("pretraining_iterations", "verification_iterations"):
             if getattr(self, name) != 0:
                 raise ValueError(

@@ -38,8 +38,8 @@ NOISE_STD = "parameter_noise_std"
 # Parameter-noise adaptation (Plappert et al. 2018): scale the std by this factor per batch.
 NOISE_ADAPTATION = 1.01
 
-# The follower's actions in the current canonical states of the batch.
-FollowerActions = Callable[[torch.Tensor], torch.Tensor]
+# The follower's actions in the current canonical states of the batch at a time step.
+FollowerActions = Callable[[torch.Tensor, int], torch.Tensor]
 
 
 class StackelbergEnvRunner(SamplingEnvRunner):
@@ -110,15 +110,20 @@ class StackelbergEnvRunner(SamplingEnvRunner):
     def _sampling_follower(self, answers: torch.Tensor) -> FollowerActions:
         contexts = policy_index(answers)
 
-        def act(states: torch.Tensor) -> torch.Tensor:
-            logits = self.module.follower_logits(states, contexts)
+        def act(states: torch.Tensor, step: int) -> torch.Tensor:
+            logits = self.module.follower_logits(states, contexts, torch.full_like(states, step))
             return self._draw(torch.softmax(logits, dim=-1)[:, 1])
 
         return act
 
     def _greedy_follower(self, answers: torch.Tensor) -> FollowerActions:
         contexts = policy_index(answers)
-        return lambda states: self.module.follower_logits(states, contexts).argmax(dim=-1)
+
+        def act(states: torch.Tensor, step: int) -> torch.Tensor:
+            steps = torch.full_like(states, step)
+            return self.module.follower_logits(states, contexts, steps).argmax(dim=-1)
+
+        return act
 
     def _draw(self, p_second: torch.Tensor) -> torch.Tensor:
         return (torch.rand(p_second.shape, generator=self.generator) < p_second).long()
@@ -143,10 +148,10 @@ class StackelbergEnvRunner(SamplingEnvRunner):
         game = self._batched_game(answers.shape[0])
         game.reset()
         states, actions, rewards = [], [], []
-        for _ in range(self.horizon):
+        for step in range(self.horizon):
             state = game.state
             leader_action = answers.gather(1, state.unsqueeze(1)).squeeze(1)
-            joint = torch.stack([leader_action, follower(state)], dim=1)
+            joint = torch.stack([leader_action, follower(state, step)], dim=1)
             _, reward, _ = game.step(joint)
             states.append(state)
             actions.append(joint)
@@ -177,7 +182,7 @@ class StackelbergEnvRunner(SamplingEnvRunner):
         learning_steps = config.q_learning_episodes * answers.shape[0] * self.horizon
         return self._play(
             answers,
-            lambda states: _argmax_random_ties(q_values[rows, states], self.generator),
+            lambda states, _: _argmax_random_ties(q_values[rows, states], self.generator),
             learning_steps=learning_steps,
         )
 

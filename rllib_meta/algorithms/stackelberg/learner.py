@@ -104,12 +104,13 @@ class StackelbergLearner(FunctionalLearner):
         states = torch.from_numpy(batch["states"])
         contexts = policy_index(torch.from_numpy(batch["answers"])).unsqueeze(1)
         contexts = contexts.expand_as(states)
+        steps = torch.arange(states.shape[1]).expand_as(states)
         actions = torch.from_numpy(batch["actions"])[..., FOLLOWER]
         rewards = torch.from_numpy(batch["rewards"])[..., FOLLOWER]
         returns = discounted_returns(rewards, self.config.gamma)
 
         def log_probs(rows: torch.Tensor) -> torch.Tensor:
-            logits = self.tables.follower_logits(states[rows], contexts[rows])
+            logits = self.tables.follower_logits(states[rows], contexts[rows], steps[rows])
             return torch.log_softmax(logits, dim=-1).gather(-1, actions[rows, :, None])[..., 0]
 
         if self.config.follower_learner == "pg":

@@ -14,7 +14,11 @@ of multiplying one-hot vectors.
   paper describes: the follower's payoff at a step depends on the leader's action there,
   ``omega[state]``, a product of the two inputs, which no linear function of their
   concatenation can express; over the joint one-hot a linear model can represent the best
-  response to every leader.
+  response to every leader. With ``follower_observes_time`` (not the paper's follower) the
+  input is the one-hot triple (step, state, context), ``horizon x 5 x 32`` entries: a follower
+  that can play a different action at each step, whose best response is the time-aware one
+  (``experiments/stackelberg_follower_landscape.py`` shows why the stationary one keeps a
+  regret).
 """
 
 from __future__ import annotations
@@ -36,8 +40,12 @@ class StackelbergModule(TorchRLModule):
     sampling is not used."""
 
     def setup(self):
+        # Steps the follower tells apart: the horizon when it observes the time step, else 1.
+        self.follower_steps = int(self.model_config.get("follower_steps", 1))
         self.leader = torch.nn.Linear(NUM_STATES, NUM_ACTIONS, bias=False)
-        self.follower = torch.nn.Linear(NUM_STATES * NUM_CONTEXTS, NUM_ACTIONS, bias=False)
+        self.follower = torch.nn.Linear(
+            self.follower_steps * NUM_STATES * NUM_CONTEXTS, NUM_ACTIONS, bias=False
+        )
 
     def _forward(self, batch, **kwargs):
         raise NotImplementedError(
@@ -63,12 +71,28 @@ class StackelbergModule(TorchRLModule):
 
     # -- follower -------------------------------------------------------------------------
 
-    def follower_logits(self, states: torch.Tensor, contexts: torch.Tensor) -> torch.Tensor:
-        """``(..., 2)`` at canonical ``states`` under contexts given as policy indices."""
-        return self.follower.weight.T[states * NUM_CONTEXTS + contexts]
+    @property
+    def follower_observes_time(self) -> bool:
+        return self.follower_steps > 1
+
+    def follower_logits(
+        self, states: torch.Tensor, contexts: torch.Tensor, steps: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``(..., 2)`` at canonical ``states`` under contexts given as policy indices, at time
+        ``steps`` (same shape; read only when the follower observes the time step)."""
+        rows = states * NUM_CONTEXTS + contexts
+        if self.follower_observes_time:
+            if steps is None:
+                raise ValueError("a follower that observes the time step needs the steps")
+            rows = rows + steps * (NUM_STATES * NUM_CONTEXTS)
+        return self.follower.weight.T[rows]
 
     def follower_greedy_table(self) -> torch.Tensor:
-        """``(32, 5)`` long: the follower's greedy action in each state against each of the 32
-        deterministic leaders (row = the leader's policy index)."""
-        table = self.follower.weight.T.reshape(NUM_STATES, NUM_CONTEXTS, NUM_ACTIONS)
-        return table.argmax(dim=-1).T.contiguous()
+        """The follower's greedy action in each state against each of the 32 deterministic
+        leaders (row = the leader's policy index), long: ``(32, 5)``, or ``(32, horizon, 5)``
+        (row ``t`` at step ``t``) when it observes the time step."""
+        table = self.follower.weight.T.reshape(
+            self.follower_steps, NUM_STATES, NUM_CONTEXTS, NUM_ACTIONS
+        )
+        greedy = table.argmax(dim=-1).permute(2, 0, 1).contiguous()  # (32, steps, 5)
+        return greedy if self.follower_observes_time else greedy[:, 0]

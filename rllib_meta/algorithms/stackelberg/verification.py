@@ -17,12 +17,14 @@ from typing import Any
 import torch
 
 from envs.matrix.stackelberg import (
+    NUM_ACTIONS,
     StackelbergSolution,
     deterministic_returns,
     follower_regret,
     memory_one_policies,
     policy_index,
     stationary_best_response,
+    time_aware_best_response,
 )
 from rllib_meta.evaluation.checkpoints import output_directory
 
@@ -31,11 +33,20 @@ def follower_regrets(
     payoffs: torch.Tensor, follower_table: torch.Tensor, horizon: int
 ) -> dict[str, float]:
     """The greedy follower's regret against each of the 32 deterministic leaders, compared with
-    the best stationary response and with the best time-aware (dynamic programming) one."""
+    the best stationary response and with the best time-aware (dynamic programming) one.
+    ``follower_table`` is ``(32, 5)``, or ``(32, horizon, 5)`` for a follower that observes the
+    time step (its regret against the best stationary response can then be negative)."""
     leaders = memory_one_policies()
     report = {}
     for reference, suffix in (("stationary", ""), ("time_aware", "_time_aware")):
-        regret = follower_regret(payoffs, leaders, follower_table, horizon, reference=reference)
+        regret = follower_regret(
+            payoffs,
+            leaders,
+            follower_table,
+            horizon,
+            reference=reference,
+            time_indexed=is_time_indexed(follower_table),
+        )
         report[f"follower_regret{suffix}_mean"] = float(regret.mean())
         report[f"follower_regret{suffix}_max"] = float(regret.max())
     return report
@@ -49,8 +60,13 @@ def leader_report(
     optimum: StackelbergSolution,
 ) -> dict[str, float]:
     """The greedy leader's returns against the trained follower (when there is one) and against
-    an exact best responder, next to the optimum of a deterministic leader."""
-    _, best_response_value, _ = stationary_best_response(payoffs, leader, horizon)
+    an exact best responder of the optimum's kind (stationary or time-aware), next to the
+    optimum of a deterministic leader."""
+    if optimum.follower == "time_aware":
+        leader_probs = torch.nn.functional.one_hot(leader, NUM_ACTIONS).double()
+        _, best_response_value, _ = time_aware_best_response(payoffs, leader_probs, horizon)
+    else:
+        _, best_response_value, _ = stationary_best_response(payoffs, leader, horizon)
     report = {
         "leader_policy": float(policy_index(leader)),
         "leader_return_vs_best_response": float(best_response_value),
@@ -59,11 +75,19 @@ def leader_report(
     }
     if follower_table is not None:
         response = follower_table[policy_index(leader)]
-        returns = deterministic_returns(payoffs, leader, response, horizon)
+        returns = deterministic_returns(
+            payoffs, leader, response, horizon, time_indexed=is_time_indexed(follower_table)
+        )
         report["leader_return"] = float(returns[0])
         report["follower_return"] = float(returns[1])
         report["leader_gap"] = optimum.leader_return - float(returns[0])
     return report
+
+
+def is_time_indexed(follower_table: torch.Tensor) -> bool:
+    """A greedy follower table ``(32, horizon, 5)`` (it observes the time step), not
+    ``(32, 5)``."""
+    return follower_table.dim() == 3
 
 
 def evaluate_checkpoints(paths: list[str], args: argparse.Namespace) -> int:
@@ -99,7 +123,14 @@ def _checkpoint_report(path: str) -> dict[str, Any]:
     report = leader_report(payoffs, leader, follower if contextual else None, horizon, optimum)
     if contextual:
         report.update(follower_regrets(payoffs, follower, horizon))
-        regret = follower_regret(payoffs, memory_one_policies(), follower, horizon)
+        regret = follower_regret(
+            payoffs,
+            memory_one_policies(),
+            follower,
+            horizon,
+            reference=config.follower_kind,
+            time_indexed=is_time_indexed(follower),
+        )
         report["leaders_with_regret"] = [int(i) for i in torch.nonzero(regret > 0).flatten()]
     return {
         "checkpoint": str(info.path),
