@@ -41,7 +41,8 @@ for section in $sections; do
     rps)  # Paper Fig. 2c with the paper's RPS learning rates (outer 1e-5).
       rllib evaluate $(final_checkpoints meta_mapg_rps meta_pg_rps) --output-dir "$out/rps" ;;
     rps_lr1e-4)  # Paper Fig. 2c with the IPD's outer learning rates (1e-4, 1.5e-4).
-      rllib evaluate $(final_checkpoints meta_mapg_rps_lr1e-4 meta_pg_rps_lr1e-4) \
+      rllib evaluate $(final_checkpoints meta_mapg_rps_lr1e-4 meta_pg_rps_lr1e-4 \
+        lola_dice_rps_lr1e-4 reinforce_rps_lr1e-4) \
         --output-dir "$out/rps_lr1e-4" ;;
     rps_3p)  # Paper Fig. 4b: 3-player RPS, outer learning rates 1e-4, 1.5e-4.
       rllib evaluate $(final_checkpoints meta_mapg_rps_3p_lr1e-4 meta_pg_rps_3p_lr1e-4) \

@@ -30,6 +30,8 @@ def test_the_issue_examples_exist():
         "reinforce_ipd.yaml",
         "meta_mapg_rps.yaml",
         "meta_mapg_rps_3p.yaml",
+        "lola_dice_rps.yaml",
+        "reinforce_rps.yaml",
         "meta_mapg_ipd_om.yaml",
         "meta_mapg_ipd_k_sweep.yaml",
         "meva_logistic.yaml",
