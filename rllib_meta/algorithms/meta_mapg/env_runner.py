@@ -60,6 +60,37 @@ def batches_from_record(record: dict[str, np.ndarray]) -> list[TrajectoryBatch]:
     ]
 
 
+def batches_from_records(records: list[dict[str, np.ndarray]]) -> list[TrajectoryBatch]:
+    """The chains of ``records`` (equal shapes: one meta-batch) as chain-batched batches, one
+    per chain step: states ``(C, K, H[, D])``, actions ``(n, C, K, H[, d])``, rewards
+    ``(n, C, K, H)`` (the layout of ``objectives.TrajectoryBatch``)."""
+    per_chain = [batches_from_record(record) for record in records]
+    return [
+        TrajectoryBatch(
+            states=torch.stack([batch.states for batch in step]),
+            actions=torch.stack([batch.actions for batch in step], 1),
+            rewards=torch.stack([batch.rewards for batch in step], 1),
+        )
+        for step in zip(*per_chain, strict=True)
+    ]
+
+
+def chains_peers(records: list[dict[str, Any]]) -> tuple[list[PlayerParams], PeerPolicy]:
+    """:func:`chain_peers` of every record, stacked: each peer's parameters at ``phi_0`` with
+    a leading chain dimension (``(C, S, A)`` logits, or a dict of ``(C, ...)`` tensors)."""
+    peers, policies = zip(*(chain_peers(record) for record in records), strict=True)
+    kinds = {type(policy).__name__ for policy in policies}
+    if len(kinds) > 1:
+        raise ValueError(f"the chains of one meta-batch need one kind of peers, got {kinds}")
+
+    def stack(values: list[PlayerParams]) -> PlayerParams:
+        if isinstance(values[0], torch.Tensor):
+            return torch.stack(values)
+        return {name: torch.stack([value[name] for value in values]) for name in values[0]}
+
+    return [stack(list(peer)) for peer in zip(*peers, strict=True)], policies[0]
+
+
 def chain_peers(record: dict[str, Any]) -> tuple[list[PlayerParams], PeerPolicy]:
     """The peers' parameters at ``phi_0`` of a recorded chain, and how they score actions:
     tabular logits (the matrix games), or network parameters (``"peer_params"``: 2-agent
