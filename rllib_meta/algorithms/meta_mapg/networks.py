@@ -67,14 +67,32 @@ def gather_rows(table: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     several times cheaper than advanced indexing for small rows, and so is its backward
     (``index_add``). A chain-batched ``table`` ``(C, S, W)`` with ``indices`` ``(C, ...)``
     gives ``table[c][indices[c]]`` for every chain ``c``."""
+    flat_table, flat_indices = _flat_chains(table, indices)
+    rows = torch.index_select(flat_table, 0, flat_indices.reshape(-1))
+    return rows.reshape(*indices.shape, table.shape[-1])
+
+
+def gather_steps(table: torch.Tensor, indices: torch.Tensor) -> list[torch.Tensor]:
+    """:func:`gather_rows` of every time step (the last dimension of ``indices``), one
+    ``index_select`` each. One gather of all steps would build a ``(..., B, T, W)`` tensor
+    whose gradient the backward pass stacks from T strided slices: at chain-batched sizes
+    (tens of MB) slower than the T small gathers."""
+    flat_table, flat_indices = _flat_chains(table, indices)
+    shape = (*indices.shape[:-1], table.shape[-1])
+    per_step = flat_indices.movedim(-1, 0).reshape(indices.shape[-1], -1)  # (T, N), one copy
+    return [torch.index_select(flat_table, 0, step).reshape(shape) for step in per_step]
+
+
+def _flat_chains(table: torch.Tensor, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(table, indices)`` as one ``(rows, W)`` table and indices into it: a chain-batched
+    table ``(C, S, W)`` is flattened and chain ``c``'s indices offset by ``c * S``."""
     indices = indices.long()
-    if table.dim() == 3:  # per-chain tables: offset chain c's indices by c * S
+    if table.dim() == 3:
         chains, rows, width = table.shape
         offsets = torch.arange(chains, device=indices.device) * rows
         indices = indices + offsets.reshape(chains, *[1] * (indices.dim() - 1))
         table = table.reshape(chains * rows, width)
-    rows = torch.index_select(table, 0, indices.reshape(-1))
-    return rows.reshape(*indices.shape, table.shape[-1])
+    return table, indices
 
 
 def chain_linear(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -135,10 +153,10 @@ class LSTMNet(nn.Module):
 
     def _input_gates_per_step(self, observations: torch.Tensor) -> Iterable[torch.Tensor]:
         """The input contribution at each time step of ``(..., B, T)`` state indices or
-        ``(..., B, T, D)`` features. For indices, one gather of all steps from
+        ``(..., B, T, D)`` features. For indices, one gather per step from
         :meth:`state_gates`."""
         if is_state_index(observations):
-            return gather_rows(self.state_gates(), observations).unbind(-2)
+            return gather_steps(self.state_gates(), observations)
         # unbind, not indexing: the backward of T slices would build T full-size gradients.
         return self._feature_gates(observations, None).unbind(-2)
 

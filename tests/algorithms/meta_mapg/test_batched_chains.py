@@ -17,8 +17,8 @@ from rllib_meta.algorithms.meta_mapg.cheetah import network_params_record
 from rllib_meta.algorithms.meta_mapg.distributions import DiagonalGaussian
 from rllib_meta.algorithms.meta_mapg.env_runner import chain_record
 from rllib_meta.algorithms.meta_mapg.learner import batched_chain_gradients, per_chain_gradients
-from rllib_meta.algorithms.meta_mapg.meta_gradient import ReplaySettings
-from rllib_meta.algorithms.meta_mapg.sampling import sample_chain
+from rllib_meta.algorithms.meta_mapg.meta_gradient import ReplaySettings, unroll_stored_chain
+from rllib_meta.algorithms.meta_mapg.sampling import sample_chain, sample_chains
 from rllib_meta.algorithms.meta_mapg.teammates import teammate_network
 
 GAMMA, PEER_LR, CHAINS, CHAIN_LENGTH = 0.9, 0.5, 3, 2
@@ -140,3 +140,39 @@ def test_batched_replay_float32_matches_to_float_tolerance():
     expected_actor, expected_critic, _ = per_chain_gradients(agent, records, MAPG, True)
     torch.testing.assert_close(actor, expected_actor, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(critic, expected_critic, rtol=1e-5, atol=1e-6)
+
+
+def test_batched_sampling_plays_each_chain_by_its_own_inner_updates():
+    # C chains sampled at once (one game batch of C x K, one LSTM step per time step for all):
+    # replaying each chain alone from its own data recomputes the joint policies that drew it,
+    # so each chain was adapted on its own trajectories with its own peers.
+    torch.manual_seed(0)
+    agent = MetaAgent(5, 2, CHAIN_LENGTH, 0.3)
+    generator = torch.Generator().manual_seed(3)
+    peers = [[torch.randn(5, 2, generator=generator)] for _ in range(CHAINS)]
+    game = BatchedIteratedMatrixGame(ipd(), 6, 8 * CHAINS)
+
+    def sample(seed):
+        generator = torch.Generator().manual_seed(seed)
+        return sample_chains(agent, peers, game, CHAIN_LENGTH, GAMMA, PEER_LR, generator)
+
+    chains = sample(0)
+    for chain, chain_peers in zip(chains, peers, strict=True):
+        assert chain.batches[0].states.shape == (8, 6)
+        assert chain.batches[0].actions.shape == chain.batches[0].rewards.shape == (2, 8, 6)
+        torch.testing.assert_close(chain.peer_logits[0][0], chain_peers[0])
+        replayed = unroll_stored_chain(agent, chain.batches, chain_peers, MAPG)
+        for sampled, recomputed in zip(chain.agent_params, replayed.agent_params, strict=True):
+            for name, value in sampled.items():
+                torch.testing.assert_close(recomputed[name].detach(), value, rtol=1e-5, atol=1e-6)
+        for sampled, recomputed in zip(chain.peer_logits, replayed.peer_params, strict=True):
+            torch.testing.assert_close(recomputed[0].detach(), sampled[0], rtol=1e-5, atol=1e-6)
+    assert not torch.equal(chains[0].batches[0].actions, chains[1].batches[0].actions)
+    assert not torch.equal(chains[0].agent_params[-1]["head.bias"], agent.policy.head.bias)
+    again = sample(0)  # seeded: the same draws
+    for first, second in zip(chains, again, strict=True):
+        for a, b in zip(first.batches, second.batches, strict=True):
+            assert torch.equal(a.actions, b.actions) and torch.equal(a.rewards, b.rewards)
+    with pytest.raises(ValueError, match="cannot hold"):
+        odd = BatchedIteratedMatrixGame(ipd(), 6, 8 * CHAINS + 1)
+        sample_chains(agent, peers, odd, CHAIN_LENGTH, GAMMA, PEER_LR, generator)
