@@ -11,7 +11,8 @@ Measures, on one CPU thread, side by side in one process:
 - one whole outer iteration of a meta-batch of 5 chains against 5 IPD training personas
   (sampling + the Learner's per-chain meta-gradients), chain by chain (``sample_chain`` and
   ``learner.per_chain_gradients``, the path before issue 16) and chain-batched (the C chains
-  as one computation: ``learner.batched_chain_gradients``), alternated in the same process;
+  as one computation: ``sampling.sample_chains`` and ``learner.batched_chain_gradients``),
+  alternated in the same process;
 - chains per second sampled by 1 and 2 remote ``MetaMAPGEnvRunner`` actors (Ray);
 - the matrix-multiply work of one outer iteration (FLOPs counted by torch) and the time it
   takes alone at this core's measured rate for the LSTM's recurrent product: a floor that no
@@ -49,7 +50,7 @@ from rllib_meta.algorithms.meta_mapg.chain import LearningTerms
 from rllib_meta.algorithms.meta_mapg.env_runner import chain_record
 from rllib_meta.algorithms.meta_mapg.learner import batched_chain_gradients, per_chain_gradients
 from rllib_meta.algorithms.meta_mapg.meta_gradient import ReplaySettings, replay_chain
-from rllib_meta.algorithms.meta_mapg.sampling import sample_chain
+from rllib_meta.algorithms.meta_mapg.sampling import sample_chain, sample_chains
 from rllib_meta.core.dice import magic_box
 
 K, H, L, GAMMA = 64, 150, 7, 0.96
@@ -101,6 +102,7 @@ def outer_iteration(chains: int, repeats: int) -> dict[str, float]:
     torch.manual_seed(0)
     agent = MetaAgent(num_states=5, num_actions=2, chain_length=L, inner_learning_rate=0.1)
     game = BatchedIteratedMatrixGame(ipd(), H, K)
+    games = BatchedIteratedMatrixGame(ipd(), H, chains * K)  # the C chains' games at once
     personas = training_personas(chains)
     generator = torch.Generator().manual_seed(0)
     settings = ReplaySettings(GAMMA, 0.95, 1.0, LearningTerms(True, True), "dice", 0.5)
@@ -111,11 +113,21 @@ def outer_iteration(chains: int, repeats: int) -> dict[str, float]:
             for peer in personas
         ]
 
-    records = sample()
+    def sample_batched() -> list[dict]:
+        peers = [[peer] for peer in personas]
+        batched = sample_chains(agent, peers, games, L, GAMMA, 1.0, generator)
+        return [chain_record(chain, np.zeros(1)) for chain in batched]
+
+    records = sample_batched()
     paths = {
-        "sample": sample,
-        "chain by chain": lambda: per_chain_gradients(agent, records, settings, True),
-        "chain-batched": lambda: batched_chain_gradients(agent, records, settings, True),
+        "chain by chain: sampling": sample,
+        "chain by chain: meta-gradients": lambda: per_chain_gradients(
+            agent, records, settings, True
+        ),
+        "chain-batched: sampling": sample_batched,
+        "chain-batched: meta-gradients": lambda: batched_chain_gradients(
+            agent, records, settings, True
+        ),
     }
     times = {name: [] for name in paths}
     for repeat in range(repeats + 1):
@@ -230,15 +242,16 @@ def main() -> None:
     print(f"{'this core, (64 x 64) @ (64 x 256)':<48}{rate / 1e9:>8.1f} GFLOP/s")
     print(f"{'matrix multiplies alone at that rate':<48}{flops / rate:>8.2f} s")
     floor = flops / rate
-    print(f"outer iteration of {args.chains} chains, seconds per chain (CPU):")
+    print(f"outer iteration of {args.chains} chains, CPU seconds per chain:")
+    totals = {}
     for path in ("chain by chain", "chain-batched"):
-        total = iteration["sample"] + iteration[path]
-        print(f"{f'  {path}: sampling':<48}{iteration['sample']:>8.2f} s")
-        print(f"{f'  {path}: meta-gradients':<48}{iteration[path]:>8.2f} s")
-        print(f"{f'  {path}: whole iteration, per chain':<48}{total:>8.2f} s")
-        print(f"{f'  {path}: / matrix-multiply floor':<48}{total / floor:>8.2f} x")
-    speedup = iteration["chain by chain"] / iteration["chain-batched"]
-    print(f"{'  meta-gradients, chain by chain / batched':<48}{speedup:>8.2f} x")
+        for part in ("sampling", "meta-gradients"):
+            print(f"{f'  {path}: {part}':<48}{iteration[f'{path}: {part}']:>8.2f} s")
+        totals[path] = iteration[f"{path}: sampling"] + iteration[f"{path}: meta-gradients"]
+        print(f"{f'  {path}: whole iteration':<48}{totals[path]:>8.2f} s")
+        print(f"{f'  {path}: / matrix-multiply floor':<48}{totals[path] / floor:>8.2f} x")
+    speedup = totals["chain by chain"] / totals["chain-batched"]
+    print(f"{'  chain by chain / chain-batched':<48}{speedup:>8.2f} x")
     if not args.skip_ray:
         for runners in (1, 2):
             rate = chains_per_second(runners, chains=4)
