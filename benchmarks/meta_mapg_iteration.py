@@ -13,6 +13,9 @@ Measures, on one CPU thread, side by side in one process:
   ``learner.per_chain_gradients``, the path before issue 16) and chain-batched (the C chains
   as one computation: ``sampling.sample_chains`` and ``learner.batched_chain_gradients``),
   alternated in the same process;
+- a meta-validation pass over the 40 personas of the IPD validation split (one chain each, no
+  meta-gradient; Algorithm 2), played as the EnvRunner plays it (groups of
+  ``MAX_CHAINS_AT_ONCE`` chains), against one training chain's time;
 - chains per second sampled by 1 and 2 remote ``MetaMAPGEnvRunner`` actors (Ray);
 - the matrix-multiply work of one outer iteration (FLOPs counted by torch) and the time it
   takes alone at this core's measured rate for the LSTM's recurrent product: a floor that no
@@ -47,7 +50,7 @@ from envs.matrix.games import ipd
 from envs.matrix.personas import population_for_game
 from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
 from rllib_meta.algorithms.meta_mapg.chain import LearningTerms
-from rllib_meta.algorithms.meta_mapg.env_runner import chain_record
+from rllib_meta.algorithms.meta_mapg.env_runner import MAX_CHAINS_AT_ONCE, chain_record
 from rllib_meta.algorithms.meta_mapg.learner import batched_chain_gradients, per_chain_gradients
 from rllib_meta.algorithms.meta_mapg.meta_gradient import ReplaySettings, replay_chain
 from rllib_meta.algorithms.meta_mapg.sampling import sample_chain, sample_chains
@@ -136,6 +139,25 @@ def outer_iteration(chains: int, repeats: int) -> dict[str, float]:
             if repeat:  # the first round warms up
                 times[name].append(seconds / chains)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def validation_pass() -> tuple[int, float]:
+    """CPU seconds of one chain per IPD validation persona, played chain-batched in groups of
+    ``MAX_CHAINS_AT_ONCE`` (``MetaMAPGEnvRunner.meta_test``'s way), and the persona count."""
+    torch.manual_seed(0)
+    agent = MetaAgent(num_states=5, num_actions=2, chain_length=L, inner_learning_rate=0.1)
+    population = population_for_game("ipd")
+    peers = [[torch.from_numpy(p).float()] for p in population.logits(population.indices("val"))]
+    games = {}
+    generator = torch.Generator().manual_seed(0)
+
+    def play():
+        for start in range(0, len(peers), MAX_CHAINS_AT_ONCE):
+            group = peers[start : start + MAX_CHAINS_AT_ONCE]
+            game = games.setdefault(len(group), BatchedIteratedMatrixGame(ipd(), H, len(group) * K))
+            sample_chains(agent, group, game, L, GAMMA, 1.0, generator)
+
+    return len(peers), cpu_seconds(play)
 
 
 def matmul_flops(*functions) -> float:
@@ -232,6 +254,7 @@ def main() -> None:
     baseline = naive(chain, args.repeats)
     rate = matmul_rate()
     iteration = outer_iteration(args.chains, args.repeats)
+    personas, validation = validation_pass()
     print(f"IPD, K={K}, H={H}, L={L}, one CPU thread, CPU seconds, median of {args.repeats}")
     print(f"{'sample one chain (EnvRunner side)':<48}{sample:>8.2f} s")
     print(f"{'meta-gradient step on one chain (Learner side)':<48}{learn:>8.2f} s")
@@ -252,6 +275,10 @@ def main() -> None:
         print(f"{f'  {path}: / matrix-multiply floor':<48}{totals[path] / floor:>8.2f} x")
     speedup = totals["chain by chain"] / totals["chain-batched"]
     print(f"{'  chain by chain / chain-batched':<48}{speedup:>8.2f} x")
+    print(f"{f'meta-validation pass, {personas} personas':<48}{validation:>8.2f} s")
+    for path in ("chain by chain", "chain-batched"):
+        ratio = validation / totals[path]
+        print(f"{f'  / one training chain ({path})':<48}{ratio:>8.2f} x")
     if not args.skip_ray:
         for runners in (1, 2):
             rate = chains_per_second(runners, chains=4)
