@@ -1,9 +1,11 @@
 """Discounted returns and generalised advantage estimation (Schulman et al. 2016).
 
-Trajectories are ``(B, T)`` batches that all end at step ``T`` (the fixed-horizon episodes of the
-Meta-MAPG games), so the value after the last step is 0. Both estimators are sums of discounted
-future terms, computed as one product with an upper-triangular discount matrix instead of a
-Python loop over time: ``T`` is at most a few hundred here, so the ``T x T`` matrix is small.
+Trajectories are ``(B, T)`` batches that all end at step ``T`` (the fixed-horizon episodes of
+the Meta-MAPG games), so the value after the last step is 0; leading batch dimensions
+``(..., B, T)`` (one per Meta-MAPG chain of a meta-batch) are computed independently. Both
+estimators are sums of discounted future terms, computed as one product with an
+upper-triangular discount matrix instead of a Python loop over time: ``T`` is at most a few
+hundred here, so the ``T x T`` matrix is small.
 """
 
 from __future__ import annotations
@@ -48,19 +50,19 @@ def generalized_advantages(
         )
     values = values.detach().to(dtype=rewards.dtype, device=rewards.device)
     # V(s_{t+1}) with V(s_T) = 0 after the last step.
-    next_values = torch.cat([values[:, 1:], torch.zeros_like(values[:, :1])], dim=1)
+    next_values = torch.cat([values[..., 1:], torch.zeros_like(values[..., :1])], dim=-1)
     residuals = rewards + gamma * next_values - values
     return _discounted_future_sums(residuals, gamma * lam)
 
 
 def _discounted_future_sums(terms: torch.Tensor, coefficient: float) -> torch.Tensor:
-    """``out[:, t] = sum_{k >= t} coefficient^(k - t) terms[:, k]`` via a triangular matrix.
+    """``out[..., t] = sum_{k >= t} coefficient^(k - t) terms[..., k]`` via a triangular matrix.
 
     Powers are taken of non-negative offsets only, so ``coefficient = 0`` gives ``0**0 = 1`` on
     the diagonal and no ``0**(-1)`` infinities below it; no ``gamma^-t`` rescaling that could
     overflow for long horizons.
     """
-    steps = torch.arange(terms.shape[1], device=terms.device)
+    steps = torch.arange(terms.shape[-1], device=terms.device)
     offsets = steps.unsqueeze(0) - steps.unsqueeze(1)  # [t, k] = k - t
     base = torch.as_tensor(coefficient, dtype=terms.dtype, device=terms.device)
     powers = torch.pow(base, offsets.clamp(min=0).to(terms.dtype))
@@ -71,8 +73,11 @@ def _discounted_future_sums(terms: torch.Tensor, coefficient: float) -> torch.Te
 def _check_rewards(rewards: torch.Tensor) -> None:
     if not isinstance(rewards, torch.Tensor) or not rewards.is_floating_point():
         raise ValueError(f"rewards must be a floating-point tensor; got {type(rewards)}")
-    if rewards.ndim != 2:
-        raise ValueError(f"rewards must have shape (B, T); got {tuple(rewards.shape)}")
+    if rewards.ndim < 2:
+        raise ValueError(
+            f"rewards must have shape (B, T), optionally with leading batch dimensions; got "
+            f"{tuple(rewards.shape)}"
+        )
 
 
 def _check_coefficient(value: float, name: str) -> None:

@@ -51,7 +51,9 @@ def dice_objective(
     *,
     first_order_baseline: bool = False,
 ) -> torch.Tensor:
-    """Batch-mean DiCE objective (to maximise) of ``B`` trajectories of ``T`` steps: a scalar.
+    """Batch-mean DiCE objective (to maximise) of ``B`` trajectories of ``T`` steps: a scalar,
+    or one per leading index for inputs ``(..., B, T)`` (independent batches, for instance the
+    chains of a Meta-MAPG meta-batch).
 
     ``mean_b sum_t gamma^t * box(prior_b + sum_{t' <= t} log_probs[b, t']) * rewards[b, t]``
     (Foerster et al. 2018, Eq. 4), plus the baseline term of Mao et al. (2019) when ``baseline``
@@ -81,14 +83,14 @@ def dice_objective(
     baseline_values = None if baseline is None else _baseline_values(baseline, log_probs)
     discounts = _discounts(gamma, log_probs)
     # W_{<=t}: every reward depends on all stochastic nodes up to and including its own step.
-    inclusive = torch.cumsum(log_probs, dim=1)
+    inclusive = torch.cumsum(log_probs, dim=-1)
     if prior is not None:
-        inclusive = inclusive + prior.unsqueeze(1)
+        inclusive = inclusive + prior.unsqueeze(-1)
     per_step = discounts * magic_box(inclusive) * rewards
     if baseline_values is not None:
         weights = _baseline_weights(log_probs, inclusive, first_order_baseline)
         per_step = per_step + discounts * weights * baseline_values
-    return per_step.sum(dim=1).mean()
+    return per_step.sum(dim=-1).mean(dim=-1)
 
 
 def _baseline_weights(
@@ -112,7 +114,7 @@ def _baseline_values(baseline: torch.Tensor, like: torch.Tensor) -> torch.Tensor
 
 
 def _prior(prior_log_prob: torch.Tensor | float | None, like: torch.Tensor) -> torch.Tensor | None:
-    """``prior_log_prob`` as a ``(B,)`` tensor (broadcast from a scalar), or None."""
+    """``prior_log_prob`` as a ``(..., B)`` tensor (broadcast from a scalar), or None."""
     if prior_log_prob is None:
         return None
     if isinstance(prior_log_prob, torch.Tensor):
@@ -120,10 +122,10 @@ def _prior(prior_log_prob: torch.Tensor | float | None, like: torch.Tensor) -> t
     else:
         prior = torch.as_tensor(prior_log_prob, dtype=like.dtype, device=like.device)
     if prior.ndim == 0:
-        return prior.expand(like.shape[0])
-    if tuple(prior.shape) != (like.shape[0],):
+        return prior.expand(like.shape[:-1])
+    if tuple(prior.shape) != tuple(like.shape[:-1]):
         raise ValueError(
-            f"prior_log_prob must be a scalar or have shape (B,) = ({like.shape[0]},); "
+            f"prior_log_prob must be a scalar or have shape (B,) = {tuple(like.shape[:-1])}; "
             f"got {tuple(prior.shape)}"
         )
     return prior
@@ -131,15 +133,18 @@ def _prior(prior_log_prob: torch.Tensor | float | None, like: torch.Tensor) -> t
 
 def _discounts(gamma: float, like: torch.Tensor) -> torch.Tensor:
     """``gamma**t`` for ``t = 0..T-1`` (``0**0 = 1``) in ``like``'s dtype and device."""
-    steps = torch.arange(like.shape[1], dtype=like.dtype, device=like.device)
+    steps = torch.arange(like.shape[-1], dtype=like.dtype, device=like.device)
     return torch.pow(torch.as_tensor(gamma, dtype=like.dtype, device=like.device), steps)
 
 
 def _check_inputs(log_probs: torch.Tensor, rewards: torch.Tensor, gamma: float) -> None:
     if not isinstance(log_probs, torch.Tensor) or not log_probs.is_floating_point():
         raise ValueError(f"log_probs must be a floating-point tensor; got {type(log_probs)}")
-    if log_probs.ndim != 2:
-        raise ValueError(f"log_probs must have shape (B, T); got {tuple(log_probs.shape)}")
+    if log_probs.ndim < 2:
+        raise ValueError(
+            f"log_probs must have shape (B, T), optionally with leading batch dimensions; got "
+            f"{tuple(log_probs.shape)}"
+        )
     if not isinstance(rewards, torch.Tensor) or tuple(rewards.shape) != tuple(log_probs.shape):
         shape = tuple(rewards.shape) if isinstance(rewards, torch.Tensor) else type(rewards)
         raise ValueError(

@@ -1,10 +1,29 @@
 """The meta-agent's parameters: LSTM policy, LSTM value network, learned inner learning rates."""
 
+import dataclasses
+
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from rllib_meta.algorithms.meta_mapg.distributions import CATEGORICAL, ActionDistribution
 from rllib_meta.algorithms.meta_mapg.networks import LSTMNet
+
+
+@dataclasses.dataclass
+class AgentParams:
+    """The meta-agent's ``phi_0`` as the replay uses it: its own parameters, or per-chain
+    copies with a leading chain dimension ``(C, ...)`` (:meth:`MetaAgent.chain_copies`)."""
+
+    policy: dict[str, torch.Tensor]
+    value: dict[str, torch.Tensor]
+    inner_learning_rates: torch.Tensor  # (L,), or (C, L)
+
+
+def _copies(tensor: torch.Tensor, chains: int, requires_grad: bool) -> torch.Tensor:
+    """A new leaf ``(chains, ...)`` whose rows all equal ``tensor``."""
+    rows = tensor.detach().unsqueeze(0).repeat(chains, *[1] * tensor.dim())
+    return rows.requires_grad_(requires_grad)
 
 
 class MetaAgent(nn.Module):
@@ -37,5 +56,31 @@ class MetaAgent(nn.Module):
         """The policy parameters as a dict (the functional form the chain unrolls)."""
         return dict(self.policy.named_parameters())
 
-    def values(self, states: torch.Tensor) -> torch.Tensor:
-        return self.value(states).squeeze(-1)
+    def own_params(self) -> AgentParams:
+        """The module's own parameters (gradients flow to them)."""
+        return AgentParams(
+            self.policy_params(), dict(self.value.named_parameters()), self.inner_learning_rates
+        )
+
+    def chain_copies(self, chains: int, learn_inner_learning_rates: bool = True) -> AgentParams:
+        """``phi_0`` once per chain of a meta-batch: new leaves ``(chains, ...)`` whose rows all
+        equal the module's parameters, so that row ``c`` of their gradient is chain ``c``'s own
+        (the per-chain meta-gradients PCGrad combines). The inner learning rates get copies
+        that require gradients only when they are learned."""
+        own = self.own_params()
+        return AgentParams(
+            policy={n: _copies(p, chains, True) for n, p in own.policy.items()},
+            value={n: _copies(p, chains, True) for n, p in own.value.items()},
+            inner_learning_rates=_copies(
+                own.inner_learning_rates, chains, learn_inner_learning_rates
+            ),
+        )
+
+    def values(
+        self, states: torch.Tensor, params: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """The value network's predictions ``(..., K, H)``, with its own parameters or
+        ``params`` (chain-batched copies)."""
+        if params is None:
+            return self.value(states).squeeze(-1)
+        return functional_call(self.value, params, (states,)).squeeze(-1)

@@ -13,6 +13,11 @@ Which dependencies on ``phi_0`` survive is what distinguishes the algorithms:
 ``own_learning=False`` cuts the meta-agent's adapted parameters loose from ``phi_0`` (the
 paper's "no own learning" ablation), ``peer_learning=False`` cuts the peers' (Meta-PG, which
 treats peers as an external factor, App. D.1).
+
+Chain-batched: parameters with a leading chain dimension ``(C, ...)`` and objectives ``(C,)``
+unroll C independent chains at once. Since chain ``c``'s objective depends on row ``c`` of the
+parameters only, one ``autograd.grad`` of the objectives' sum gives every chain its own
+gradient (row ``c``), and a per-chain learning rate ``(C,)`` scales its own rows.
 """
 
 from __future__ import annotations
@@ -99,6 +104,14 @@ def _gradient(
     return [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads, strict=True)]
 
 
+def _scaled(learning_rate: torch.Tensor | float, gradient: torch.Tensor) -> torch.Tensor:
+    """``learning_rate * gradient``; a per-chain rate ``(C,)`` scales row ``c`` of a
+    chain-batched gradient ``(C, ...)``."""
+    if isinstance(learning_rate, torch.Tensor) and learning_rate.dim() == 1:
+        learning_rate = learning_rate.reshape(-1, *[1] * (gradient.dim() - 1))
+    return learning_rate * gradient
+
+
 def inner_update(
     params: PlayerParams,
     objective: torch.Tensor,
@@ -106,12 +119,15 @@ def inner_update(
     keep_graph: bool,
 ) -> PlayerParams:
     """Eq. 4 for one agent: ``phi' = phi + alpha * grad objective``, its own objective only.
-    ``params``: a tensor (the tabular peers) or a dict of tensors (networks)."""
+    ``params``: a tensor (the tabular peers) or a dict of tensors (networks); chain-batched
+    ``(C, ...)`` with objectives and (optionally) learning rates ``(C,)``: each chain's update
+    uses its own objective's gradient, the rows of the gradient of their sum."""
     if isinstance(params, torch.Tensor):
         return inner_update({"": params}, objective, learning_rate, keep_graph)[""]
     names = list(params)
-    grads = _gradient(objective, [params[n] for n in names], create_graph=keep_graph)
-    updated = {n: params[n] + learning_rate * g for n, g in zip(names, grads, strict=True)}
+    total = objective.sum() if objective.dim() else objective  # chains are independent
+    grads = _gradient(total, [params[n] for n in names], create_graph=keep_graph)
+    updated = {n: params[n] + _scaled(learning_rate, g) for n, g in zip(names, grads, strict=True)}
     return updated if keep_graph else {n: _leaf(v) for n, v in updated.items()}
 
 
@@ -126,8 +142,10 @@ def unroll_chain(
 ) -> UnrolledChain:
     """Run the inner loop for ``chain_length`` joint updates (Eq. 4, Algorithm 1 lines 5-8).
 
-    ``agent_learning_rates[l]`` is the meta-agent's (learned) step size at chain step ``l``.
-    Each peer is updated with the gradient of its own objective alone. The objectives of the
+    ``agent_learning_rates[..., l]`` is the meta-agent's (learned) step size at chain step
+    ``l`` (``(L,)``, or ``(C, L)``: per-chain copies, so that each chain's meta-gradient w.r.t.
+    them comes out on its own row). Each peer is updated with the gradient of its own
+    objective alone. The objectives of the
     final policies ``phi_L`` are not computed here: the caller evaluates them as it needs.
     """
     agents = [agent_params]
@@ -137,7 +155,7 @@ def unroll_chain(
         result = step_objectives(step, agents[-1], peers[-1])
         outputs.append(result.log_probs)
         next_agent = inner_update(
-            agents[-1], result.agent_objective, agent_learning_rates[step], terms.own_learning
+            agents[-1], result.agent_objective, agent_learning_rates[..., step], terms.own_learning
         )
         starts = peers[-1] if result.peer_starts is None else result.peer_starts
         next_peers = [

@@ -28,7 +28,11 @@ from rllib_meta.algorithms.meta_mapg.cheetah import (
 )
 from rllib_meta.algorithms.meta_mapg.objectives import TrajectoryBatch
 from rllib_meta.algorithms.meta_mapg.peers import TABULAR_PEERS, NetworkPeers, PeerPolicy
-from rllib_meta.algorithms.meta_mapg.sampling import ChainSample, sample_chain
+from rllib_meta.algorithms.meta_mapg.sampling import ChainSample, sample_chains
+
+# Meta-validation and meta-testing play the chains of a split in groups of at most this many
+# chains (one chain-batched computation each), which bounds the memory of one group.
+MAX_CHAINS_AT_ONCE = 10
 
 
 def chain_record(chain: ChainSample, personas: np.ndarray) -> dict[str, np.ndarray]:
@@ -58,6 +62,37 @@ def batches_from_record(record: dict[str, np.ndarray]) -> list[TrajectoryBatch]:
             record["states"], record["actions"], record["rewards"], strict=True
         )
     ]
+
+
+def batches_from_records(records: list[dict[str, np.ndarray]]) -> list[TrajectoryBatch]:
+    """The chains of ``records`` (equal shapes: one meta-batch) as chain-batched batches, one
+    per chain step: states ``(C, K, H[, D])``, actions ``(n, C, K, H[, d])``, rewards
+    ``(n, C, K, H)`` (the layout of ``objectives.TrajectoryBatch``)."""
+    per_chain = [batches_from_record(record) for record in records]
+    return [
+        TrajectoryBatch(
+            states=torch.stack([batch.states for batch in step]),
+            actions=torch.stack([batch.actions for batch in step], 1),
+            rewards=torch.stack([batch.rewards for batch in step], 1),
+        )
+        for step in zip(*per_chain, strict=True)
+    ]
+
+
+def chains_peers(records: list[dict[str, Any]]) -> tuple[list[PlayerParams], PeerPolicy]:
+    """:func:`chain_peers` of every record, stacked: each peer's parameters at ``phi_0`` with
+    a leading chain dimension (``(C, S, A)`` logits, or a dict of ``(C, ...)`` tensors)."""
+    peers, policies = zip(*(chain_peers(record) for record in records), strict=True)
+    kinds = {type(policy).__name__ for policy in policies}
+    if len(kinds) > 1:
+        raise ValueError(f"the chains of one meta-batch need one kind of peers, got {kinds}")
+
+    def stack(values: list[PlayerParams]) -> PlayerParams:
+        if isinstance(values[0], torch.Tensor):
+            return torch.stack(values)
+        return {name: torch.stack([value[name] for value in values]) for name in values[0]}
+
+    return [stack(list(peer)) for peer in zip(*peers, strict=True)], policies[0]
 
 
 def chain_peers(record: dict[str, Any]) -> tuple[list[PlayerParams], PeerPolicy]:
@@ -113,18 +148,20 @@ class ChainEnvRunner(SamplingEnvRunner):
     def _play(self, peers: np.ndarray) -> ChainSample:
         raise NotImplementedError
 
+    def _play_all(self, chains_peers: list[np.ndarray]) -> list[ChainSample]:
+        """One chain per entry of ``chains_peers``; by default one after another."""
+        return [self._play(peers) for peers in chains_peers]
+
     def _record(self, chain: ChainSample, peers: np.ndarray) -> dict[str, Any]:
         raise NotImplementedError
 
     def sample_chains(self, num_chains: int, split: str = "train") -> list[dict[str, Any]]:
         """Meta-training data: ``num_chains`` chains, each against peers drawn uniformly
         from ``split``."""
-        records = []
-        for _ in range(num_chains):
-            peers = self._draw_peers(split)
-            records.append(self._record(self._play(peers), peers))
+        drawn = [self._draw_peers(split) for _ in range(num_chains)]
+        chains = self._play_all(drawn) if num_chains else []
         self.num_env_steps_sampled_lifetime += num_chains * self.env_steps_per_chain
-        return records
+        return [self._record(chain, peers) for chain, peers in zip(chains, drawn, strict=True)]
 
     def sample(self, **kwargs) -> list[dict[str, Any]]:
         """RLlib's generic entry point: this runner's share of one iteration's chains."""
@@ -146,6 +183,7 @@ class MetaMAPGEnvRunner(ChainEnvRunner):
             reward_offset=self.env.reward_offset,
             reward_scale=self.env.reward_scale,
         )
+        self._games = {1: self.game}  # by number of chains sampled at once
         self.population: PersonaPopulation = population_for_game(self.env.game.name)
         self.rng = np.random.default_rng(self.seed)
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -153,17 +191,38 @@ class MetaMAPGEnvRunner(ChainEnvRunner):
     # -- sampling --------------------------------------------------------------------------
 
     def _play(self, personas: np.ndarray) -> ChainSample:
-        peers = [torch.from_numpy(logits) for logits in self.population.logits(personas)]
-        return sample_chain(
+        (chain,) = self._play_all([personas])
+        return chain
+
+    def _play_all(self, chains_personas: list[np.ndarray]) -> list[ChainSample]:
+        """All chains at once (``sampling.sample_chains``): one game batch of C x K games."""
+        peers = [
+            [torch.from_numpy(logits) for logits in self.population.logits(personas)]
+            for personas in chains_personas
+        ]
+        return sample_chains(
             self.agent,
             peers,
-            self.game,
+            self._game_for(len(peers)),
             self.config.chain_length,
             self.config.gamma,
             self.config.peer_learning_rate,
             self.generator,
             lookahead=self.config.lookahead,
         )
+
+    def _game_for(self, chains: int) -> BatchedIteratedMatrixGame:
+        """The batched core sized for ``chains`` chains of K games (kept for reuse)."""
+        games = self._games
+        if chains not in games:
+            games[chains] = BatchedIteratedMatrixGame(
+                self.env.game,
+                self.env.horizon,
+                chains * self.game.batch_size,
+                reward_offset=self.env.reward_offset,
+                reward_scale=self.env.reward_scale,
+            )
+        return games[chains]
 
     def _draw_peers(self, split: str) -> np.ndarray:
         """One persona per peer, uniformly from ``split``."""
@@ -186,10 +245,11 @@ class MetaMAPGEnvRunner(ChainEnvRunner):
             indices = self.rng.choice(indices, size=num_chains, replace=True)
         rewards, action_probs, kinds = [], [], []
         num_actions = self.game.num_actions
-        for first in indices:
-            others = self._draw_peers(split)[1:]
-            personas = np.concatenate([[first], others]).astype(np.int64)
-            chain = self._play(personas)
+        drawn = [
+            np.concatenate([[first], self._draw_peers(split)[1:]]).astype(np.int64)
+            for first in indices
+        ]
+        for first, chain in zip(indices, self._play_in_groups(drawn), strict=True):
             rewards.append(np.stack([b.rewards.mean(dim=(1, 2)).numpy() for b in chain.batches]))
             action_probs.append(
                 np.stack(
@@ -208,6 +268,13 @@ class MetaMAPGEnvRunner(ChainEnvRunner):
             "action_probs": np.stack(action_probs),  # (P, L+1, n, A)
             "persona_kinds": np.asarray(kinds),
         }
+
+    def _play_in_groups(self, chains_personas: list[np.ndarray]) -> list[ChainSample]:
+        """:meth:`_play_all` in groups of at most ``MAX_CHAINS_AT_ONCE`` chains."""
+        chains = []
+        for start in range(0, len(chains_personas), MAX_CHAINS_AT_ONCE):
+            chains.extend(self._play_all(chains_personas[start : start + MAX_CHAINS_AT_ONCE]))
+        return chains
 
     def meta_test_labels(self) -> dict[str, Any]:
         """The game's name, the persona kinds and the action names (meta_test.py's tables)."""

@@ -6,7 +6,8 @@ loop is the functional replay of ``meta_gradient.py`` (both agents' updates insi
 module's graph, unused parameters given zero gradients), and only RLlib's optimizer
 registration, state and checkpointing are reused.
 
-Per update: replay every chain of the meta-batch, take each chain's actor gradient, combine
+Per update: replay every chain of the meta-batch (all of this Learner's chains as one
+chain-batched computation, ``meta_gradient.py``), take each chain's actor gradient, combine
 them with PCGrad (Yu et al. 2020; paper App. C.2: conflicting gradients between peers of
 different personas), clip each optimizer's gradient as RLlib would (``grad_clip``, by global
 norm by default: the paper's 10) and step AMSGrad for the actor (policy and inner learning
@@ -23,7 +24,12 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from rllib_meta.algorithms.base.learner import FunctionalLearner, global_norm
 from rllib_meta.algorithms.meta_mapg.agent import MetaAgent
 from rllib_meta.algorithms.meta_mapg.chain import LearningTerms
-from rllib_meta.algorithms.meta_mapg.env_runner import batches_from_record, chain_peers
+from rllib_meta.algorithms.meta_mapg.env_runner import (
+    batches_from_record,
+    batches_from_records,
+    chain_peers,
+    chains_peers,
+)
 from rllib_meta.algorithms.meta_mapg.meta_gradient import ReplaySettings, replay_chain
 from rllib_meta.core.pcgrad import flatten_gradients, pcgrad, unflatten_like
 
@@ -109,19 +115,64 @@ class MetaMAPGLearner(FunctionalLearner):
 
     def _chain_gradients(self, records: list[dict[str, Any]]):
         """Per-chain flattened actor and critic gradients (N, P) and metrics."""
-        settings = self.replay_settings()
-        actor_params, critic_params = self.actor_parameters(), self.critic_parameters()
-        actor_grads, critic_grads, metrics = [], [], []
-        for record in records:
-            peers, peer_policy = chain_peers(record)
-            record_settings = dataclasses.replace(settings, peer_policy=peer_policy)
-            losses = replay_chain(self.agent, batches_from_record(record), peers, record_settings)
-            grads = torch.autograd.grad(losses.actor_loss, actor_params, allow_unused=True)
-            actor_grads.append(flatten_gradients(grads, actor_params))
-            grads = torch.autograd.grad(losses.value_loss, critic_params, allow_unused=True)
-            critic_grads.append(flatten_gradients(grads, critic_params))
-            metrics.append(losses.metrics)
-        return torch.stack(actor_grads), torch.stack(critic_grads), metrics
+        learn_rates = self.config.learn_inner_learning_rates
+        return batched_chain_gradients(self.agent, records, self.replay_settings(), learn_rates)
+
+
+def per_chain_gradients(
+    agent: MetaAgent, records: list[dict[str, Any]], settings: ReplaySettings, learn_rates: bool
+) -> tuple[torch.Tensor, torch.Tensor, list[dict[str, float]]]:
+    """Per-chain flattened actor and critic gradients ``(N, P)`` and metrics, replaying the
+    chains one after another (the reference :func:`batched_chain_gradients` is checked
+    against, and the benchmark's one-chain-at-a-time path)."""
+    actor_params = [*agent.policy.parameters(), *([agent.inner_learning_rates] * learn_rates)]
+    critic_params = list(agent.value.parameters())
+    actor_grads, critic_grads, metrics = [], [], []
+    for record in records:
+        peers, peer_policy = chain_peers(record)
+        record_settings = dataclasses.replace(settings, peer_policy=peer_policy)
+        losses = replay_chain(agent, batches_from_record(record), peers, record_settings)
+        grads = torch.autograd.grad(losses.actor_loss, actor_params, allow_unused=True)
+        actor_grads.append(flatten_gradients(grads, actor_params))
+        grads = torch.autograd.grad(losses.value_loss, critic_params, allow_unused=True)
+        critic_grads.append(flatten_gradients(grads, critic_params))
+        metrics.append(losses.metrics)
+    return torch.stack(actor_grads), torch.stack(critic_grads), metrics
+
+
+def batched_chain_gradients(
+    agent: MetaAgent, records: list[dict[str, Any]], settings: ReplaySettings, learn_rates: bool
+) -> tuple[torch.Tensor, torch.Tensor, list[dict[str, float]]]:
+    """:func:`per_chain_gradients` as one chain-batched replay: every chain starts from its
+    own copy of ``phi_0`` (a ``(C, ...)`` leaf), one backward pass of the sum of the chains'
+    losses, and row ``c`` of each copy's gradient is chain ``c``'s gradient."""
+    peers, peer_policy = chains_peers(records)
+    settings = dataclasses.replace(settings, peer_policy=peer_policy)
+    params = agent.chain_copies(len(records), learn_rates)
+    losses = replay_chain(agent, batches_from_records(records), peers, settings, params)
+    actor = [*params.policy.values(), *([params.inner_learning_rates] * learn_rates)]
+    critic = list(params.value.values())
+    # The actor loss does not depend on the critic (detached values) nor the value loss on
+    # the policy: one backward pass of their sum gives both gradients.
+    total = (losses.actor_loss + losses.value_loss).sum()
+    grads = torch.autograd.grad(total, actor + critic, allow_unused=True)
+    return (
+        _rows(grads[: len(actor)], actor),
+        _rows(grads[len(actor) :], critic),
+        losses.metrics,
+    )
+
+
+def _rows(grads, leaves: list[torch.Tensor]) -> torch.Tensor:
+    """Chain-batched gradients ``(C, ...)`` flattened per chain: ``(C, P)``, in the order of
+    :func:`~rllib_meta.core.pcgrad.flatten_gradients` (unused: zeros)."""
+    return torch.cat(
+        [
+            (torch.zeros_like(leaf) if grad is None else grad).reshape(len(leaf), -1)
+            for grad, leaf in zip(grads, leaves, strict=True)
+        ],
+        1,
+    )
 
 
 def _rank_and_world_size() -> tuple[int, int]:

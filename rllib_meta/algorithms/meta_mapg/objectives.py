@@ -28,6 +28,10 @@ inner update, which is the inner loop of Eq. 4 as written. Three estimators
 - ``"reference"``: the pairing of the authors' published Meta-MAPG code: trajectory k of
   every batch paired with trajectory k of ``tau_{l+1}``, time step by time step, with GAE
   advantages: a lower-variance heuristic with the same double count.
+
+Every function here also takes chain-batched data and parameters (a leading chain dimension
+``C``, see :class:`TrajectoryBatch`) and returns one objective per chain, ``(C,)``, each
+computed from its own chain's data and parameters only.
 """
 
 import dataclasses
@@ -54,6 +58,10 @@ class TrajectoryBatch:
     significant: the meta-agent is player 0), or (K, H, D) observation features in an
     environment with continuous observations; ``actions`` (n, K, H) discrete or (n, K, H, d)
     continuous; ``rewards`` (n, K, H).
+
+    Chain-batched (C chains of one meta-batch): ``states`` (C, K, H) or (C, K, H, D),
+    ``actions`` (n, C, K, H) or (n, C, K, H, d), ``rewards`` (n, C, K, H): the player stays
+    the first index of actions and rewards.
     """
 
     states: torch.Tensor
@@ -65,7 +73,7 @@ class TrajectoryBatch:
 class StepLogProbs:
     """Log-probabilities of one batch under the joint policy of its chain step."""
 
-    agent: torch.Tensor  # (K, H) meta-agent
+    agent: torch.Tensor  # (K, H) meta-agent; (C, K, H) chain-batched, as all three
     peers: list[torch.Tensor]  # n - 1 tensors (K, H)
     entropy: torch.Tensor  # (K, H) meta-agent's policy entropy
 
@@ -205,7 +213,7 @@ def outer_surrogate(
     estimator: str = "dice",
 ) -> torch.Tensor:
     """The Meta-MAPG surrogate whose gradient w.r.t. ``phi_0`` is Eq. 6, averaged over the
-    chain steps ``l + 1 = 1..L`` (Algorithm 1, line 10).
+    chain steps ``l + 1 = 1..L`` (Algorithm 1, line 10): a scalar, or ``(C,)`` chain-batched.
 
     ``log_probs[l]`` must come from the unrolled chain (so their dependence on ``phi_0`` is
     exactly the one the algorithm keeps); ``values[l]`` (K, H) are the value network's
@@ -218,31 +226,34 @@ def outer_surrogate(
     horizon = log_probs[0].agent.shape[-1]
     discounts = gamma ** torch.arange(horizon, dtype=log_probs[0].agent.dtype)
     scores = [lp.joint * discounts for lp in log_probs]  # detached paths add nothing
-    total = scores[0].new_zeros(())
-    earlier_batches = scores[0].new_zeros(())  # theorem: sum of whole-batch log-likelihoods
+    chains = scores[0].shape[:-2]
+    total = scores[0].new_zeros(chains)
+    earlier_batches = scores[0].new_zeros(chains)  # theorem: sum of whole-batch likelihoods
     earlier_paired = torch.zeros_like(scores[0])  # reference: per trajectory and time step
     for step in range(1, len(batches)):
-        earlier_batches = earlier_batches + log_probs[step - 1].joint.sum()
+        earlier_batches = earlier_batches + log_probs[step - 1].joint.sum((-2, -1))
         earlier_paired = earlier_paired + log_probs[step - 1].joint
         rewards = batches[step].rewards[0]
         baseline = values[step].detach()
         advantages = generalized_advantages(rewards, baseline, gamma, gae_lambda)
-        current = (scores[step] * advantages).sum(1).mean()
+        current = (scores[step] * advantages).sum(-1).mean(-1)
         if estimator == "dice":
             total = total + current
         elif estimator == "theorem":
-            returns = discounted_returns(rewards, gamma)[:, 0]
-            total = total + current + earlier_batches * (returns - baseline[:, 0]).mean()
+            returns = discounted_returns(rewards, gamma)[..., 0]
+            initial_advantage = (returns - baseline[..., 0]).mean(-1)
+            total = total + current + earlier_batches * initial_advantage
         else:
             paired = earlier_paired + log_probs[step].joint  # undiscounted, as in that code
-            total = total + (paired * advantages).sum(1).mean()
+            total = total + (paired * advantages).sum(-1).mean(-1)
     return total / max(1, len(batches) - 1)
 
 
 def value_loss(values: list[torch.Tensor], batches: list[TrajectoryBatch], gamma: float):
-    """Mean squared error of the value network against Monte-Carlo returns, every batch."""
+    """Mean squared error of the value network against Monte-Carlo returns, every batch (one
+    per chain, ``(C,)``, chain-batched)."""
     losses = [
-        (value - discounted_returns(batch.rewards[0], gamma)).pow(2).mean()
+        (value - discounted_returns(batch.rewards[0], gamma)).pow(2).mean((-2, -1))
         for value, batch in zip(values, batches, strict=True)
     ]
-    return torch.stack(losses).mean()
+    return torch.stack(losses).mean(0)

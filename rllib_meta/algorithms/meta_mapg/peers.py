@@ -17,7 +17,7 @@ import torch
 from torch.func import functional_call
 
 from rllib_meta.algorithms.meta_mapg.chain import PlayerParams
-from rllib_meta.algorithms.meta_mapg.networks import tabular_log_probs
+from rllib_meta.algorithms.meta_mapg.networks import gather_rows
 
 if TYPE_CHECKING:  # objectives.py imports this module
     from rllib_meta.algorithms.meta_mapg.objectives import TrajectoryBatch
@@ -30,16 +30,19 @@ class PeerPolicy(Protocol):
 
 
 class TabularPeers:
-    """Memory-one tabular softmax peers: ``params`` are ``(S, A)`` logits."""
+    """Memory-one tabular softmax peers: ``params`` are ``(S, A)`` logits (``(C, S, A)``
+    chain-batched, with states ``(C, K, H)``)."""
 
     def log_probs(self, params, batch, player):
-        actions = batch.actions[player].unsqueeze(0)
-        return tabular_log_probs(params.unsqueeze(0), batch.states, actions)[0]
+        per_state = gather_rows(torch.log_softmax(params, -1), batch.states)  # (..., K, H, A)
+        actions = batch.actions[player].long().unsqueeze(-1)
+        return per_state.gather(-1, actions).squeeze(-1)
 
 
 class NetworkPeers:
     """Peers acting with ``network`` (a module whose ``distribution`` scores its outputs) under
-    their own parameters (a dict, ``torch.func.functional_call``)."""
+    their own parameters (a dict, ``torch.func.functional_call``; chain-batched ``(C, ...)``
+    for a network that takes them, such as ``networks.LSTMNet``)."""
 
     def __init__(self, network: torch.nn.Module):
         self.network = network

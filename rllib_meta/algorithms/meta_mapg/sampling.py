@@ -10,6 +10,12 @@ pass per batch, not two).
 :func:`play_chain` is the environment-free part (sample, both inner steps, repeat; a last
 batch under ``phi_L``); :func:`sample_chain` plays it on the matrix games,
 ``cheetah.sample_cheetah_chain`` on 2-agent HalfCheetah.
+
+:func:`sample_chains` plays C chains of the matrix games at once (issue 16): the C x K games
+are one batch of the batched core, the meta-agent's C parameter copies one chain-batched LSTM
+step per time step, the inner updates one ``autograd.grad`` per agent for all chains; the same
+joint policies and the same kind of draws as C calls of :func:`sample_chain`, but not the same
+draws (one random stream serves the C x K games in another order).
 """
 
 import dataclasses
@@ -26,6 +32,7 @@ from rllib_meta.algorithms.meta_mapg.chain import (
     unroll_chain,
 )
 from rllib_meta.algorithms.meta_mapg.distributions import Categorical
+from rllib_meta.algorithms.meta_mapg.networks import gather_rows
 from rllib_meta.algorithms.meta_mapg.objectives import (
     InnerLoop,
     TrajectoryBatch,
@@ -51,33 +58,43 @@ def sample_trajectories(
     ``stepper``, with its own parameters or ``params``) against tabular peers (players
     1..n-1), and the meta-agent's logits ``(K, H, A)`` at every step.
 
+    Chain-batched: ``params`` and ``peer_logits`` with a leading chain dimension C, and a
+    ``game`` of C x K games (chain ``c`` plays games ``c K .. (c + 1) K - 1``); the batch then
+    has the chain-batched layout of :class:`TrajectoryBatch` and the logits are ``(C, K, H, A)``.
+
     The logits keep their graph to ``params`` when those require gradients: the inner update
     that follows needs exactly these log-probabilities, and recomputing them would repeat the
     whole forward pass.
     """
+    chains = tuple(peer_logits[0].shape[:-2])  # () for one chain, (C,) chain-batched
+    trajectories = (*chains, game.batch_size // (chains[0] if chains else 1))
     observed = game.reset()
     step_policy = policy.stepper(params)
-    lstm_state = policy.initial_state(game.batch_size)
+    lstm_state = policy.initial_state(trajectories)
     with torch.no_grad():
-        peer_probs = torch.stack([torch.softmax(logits, -1) for logits in peer_logits])
+        peer_probs = [torch.softmax(logits, -1) for logits in peer_logits]
     states, actions, rewards, agent_outputs = [], [], [], []
     for _ in range(game.horizon):
-        state = observed[:, 0]  # canonical joint state, as every player sees it
+        # canonical joint state, as every player sees it: (K,) or (C, K)
+        state = observed[:, 0].reshape(trajectories)
         logits, lstm_state = step_policy(state, lstm_state)
         with torch.no_grad():
-            probs = torch.cat([torch.softmax(logits, -1).unsqueeze(0), peer_probs[:, state]])
-            joint_action = _sample_categorical(probs, generator)  # (n, K)
-            observed, reward, _ = game.step(joint_action.t().contiguous())
+            probs = torch.stack(
+                [torch.softmax(logits, -1), *(gather_rows(p, state) for p in peer_probs)]
+            )
+            joint_action = _sample_categorical(probs, generator)  # (n, K) or (n, C, K)
+            flat_actions = joint_action.reshape(len(probs), -1).t().contiguous()
+            observed, reward, _ = game.step(flat_actions)
         states.append(state)
         actions.append(joint_action)
-        rewards.append(reward.t())
+        rewards.append(reward.t().reshape(joint_action.shape))
         agent_outputs.append(logits)
     batch = TrajectoryBatch(
-        states=torch.stack(states, 1),
+        states=torch.stack(states, -1),
         actions=torch.stack(actions, -1),
         rewards=torch.stack(rewards, -1),
     )
-    return batch, torch.stack(agent_outputs, 1)
+    return batch, torch.stack(agent_outputs, -2)
 
 
 @dataclasses.dataclass
@@ -113,10 +130,13 @@ def play_chain(
     inner: InnerLoop,
     chain_length: int,
     peer_learning_rate: float,
+    agent_params: dict[str, torch.Tensor] | None = None,
 ) -> ChainSample:
     """Play one chain on any environment: ``sample_batch`` draws a chain step's K
     trajectories under the current joint policy, both agents take their inner step on them
-    (:func:`chain.unroll_chain` without graph), and a last batch is drawn under ``phi_L``."""
+    (:func:`chain.unroll_chain` without graph), and a last batch is drawn under ``phi_L``.
+    ``agent_params``: the meta-agent's ``phi_0`` (default its own parameters; chain-batched
+    copies with chain-batched peers and ``sample_batch`` play C chains at once)."""
     batches: list[TrajectoryBatch] = []
 
     def step_objectives(step, agent_params, peers):
@@ -128,7 +148,7 @@ def play_chain(
         return StepResult(agent_objective, peer_objectives)
 
     unrolled = unroll_chain(
-        fresh_leaves(agent.policy_params()),
+        fresh_leaves(agent.policy_params() if agent_params is None else agent_params),
         [fresh_leaves(params) for params in peer_params],
         step_objectives,
         agent.inner_learning_rates.detach(),
@@ -169,3 +189,53 @@ def sample_chain(
         return sample_trajectories(agent.policy, list(peers), game, generator, agent_params)
 
     return play_chain(agent, peer_logits, sample_batch, inner, chain_length, peer_learning_rate)
+
+
+def sample_chains(
+    agent,
+    chains_peer_logits: list[list[torch.Tensor]],
+    game: BatchedIteratedMatrixGame,
+    chain_length: int,
+    gamma: float,
+    peer_learning_rate: float,
+    generator: torch.Generator,
+    lookahead: int = 0,
+) -> list[ChainSample]:
+    """C chains at once (see the module docstring): chain ``c`` against the peers
+    ``chains_peer_logits[c]``, on ``game`` of C x K games; one :class:`ChainSample` per chain,
+    as :func:`sample_chain` returns it."""
+    count = len(chains_peer_logits)
+    if game.batch_size % count:
+        raise ValueError(
+            f"a game batch of {game.batch_size} cannot hold {count} chains of equal size"
+        )
+    peers = [torch.stack(list(peer)) for peer in zip(*chains_peer_logits, strict=True)]
+    copies = {
+        n: p.detach().expand(count, *p.shape).contiguous() for n, p in agent.policy_params().items()
+    }
+    inner = InnerLoop(agent.policy, agent.num_states, gamma, peer_learning_rate, lookahead)
+
+    def sample_batch(agent_params, peer_params):
+        return sample_trajectories(agent.policy, list(peer_params), game, generator, agent_params)
+
+    if not isinstance(agent.policy.distribution, Categorical):
+        raise ValueError(
+            "the matrix games need a policy over discrete actions (Categorical), got "
+            f"{type(agent.policy.distribution).__name__}"
+        )
+    batched = play_chain(
+        agent, peers, sample_batch, inner, chain_length, peer_learning_rate, copies
+    )
+    return [_one_chain(batched, index) for index in range(count)]
+
+
+def _one_chain(batched: ChainSample, index: int) -> ChainSample:
+    """Chain ``index`` of a chain-batched :class:`ChainSample`."""
+    return ChainSample(
+        batches=[
+            TrajectoryBatch(b.states[index], b.actions[:, index], b.rewards[:, index])
+            for b in batched.batches
+        ],
+        agent_params=[{n: p[index] for n, p in step.items()} for step in batched.agent_params],
+        peer_params=[[p[index] for p in step] for step in batched.peer_params],
+    )
