@@ -43,6 +43,7 @@ from rllib_meta.algorithms.mra.attention import (
     landmarks_mask,
     masked_softmax,
     others_mask,
+    small_matmul,
 )
 from rllib_meta.algorithms.mra.latent import (
     LATENTS,
@@ -163,7 +164,7 @@ class TokenAttention(nn.Module):
         query = self.query(x).unflatten(-1, (self.num_heads, self.key_size))  # (..., H, d)
         keys = self.key.weight.view(self.num_heads, self.key_size, self.token_size)
         in_token_space = torch.einsum("...hd,hdt->...ht", query, keys)  # (..., H, Dt)
-        logits = torch.matmul(in_token_space, tokens.transpose(-1, -2))
+        logits = small_matmul(in_token_space, tokens.transpose(-1, -2))
         return masked_softmax(logits / math.sqrt(self.key_size), mask.unsqueeze(-2))
 
 
