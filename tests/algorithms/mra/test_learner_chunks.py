@@ -1,80 +1,16 @@
 """The MRA Learner's critic and policy steps, computed chunk by chunk of the minibatch
 (``MRALearner.critic_gradients`` / ``policy_gradients``), against the previous whole-minibatch
-computation kept here as the reference: the same losses and gradients to float rounding, from
-the same generator state (the same action draws), and the generator left in the same state."""
+computation, kept as the reference in benchmarks/mra_throughput.py: the same losses and
+gradients to float rounding, from the same generator state (the same action draws), and the
+generator left in the same state."""
 
 import pytest
 import torch
 
+from benchmarks.mra_throughput import whole_minibatch_critic_loss, whole_minibatch_policy_loss
 from rllib_meta.algorithms.mra import losses
 from rllib_meta.algorithms.mra.algorithm import MRA
-from rllib_meta.algorithms.mra.attention import gather_others
 from tests import tiny_configs
-
-
-def view(tensors, agents):
-    return {key: value[:, agents] for key, value in tensors.items()}
-
-
-def draw(logits, generator):
-    probs = torch.softmax(logits, -1).flatten(0, -2)
-    return torch.multinomial(probs, 1, generator=generator).view(logits.shape[:-1])
-
-
-def reference_critic(learner, batch):
-    """Eq. 8 on the whole minibatch at once: the previous ``soft_targets`` + ``critic_step``."""
-    roles = list(learner._roles_of(batch.game))
-    config, slots = learner.config, learner.num_slots
-    with torch.no_grad():
-        next_logits = [
-            nets.target_policy(view(batch.next_obs, agents), graph)
-            for (nets, agents), graph in zip(roles, batch.next_graphs, strict=True)
-        ]
-        next_actions = torch.cat([draw(x, learner.generator) for x in next_logits], 1)
-        others_next = gather_others(next_actions, slots)
-        targets = [
-            losses.soft_q_target(
-                batch.rewards[:, agents],
-                batch.terminated[:, agents],
-                x,
-                nets.target_critic(view(batch.next_obs, agents), others_next[:, agents], graph),
-                config.gamma,
-                learner.alpha,
-            )
-            for (nets, agents), graph, x in zip(roles, batch.next_graphs, next_logits, strict=True)
-        ]
-    others = gather_others(batch.actions, slots)
-    loss = sum(
-        losses.critic_loss(
-            nets.critic(view(batch.obs, agents), others[:, agents], graph),
-            batch.actions[:, agents],
-            target,
-            batch.mask[:, agents],
-        )
-        for (nets, agents), graph, target in zip(roles, batch.graphs, targets, strict=True)
-    )
-    return loss, learner.group_params("critic")
-
-
-def reference_policy(learner, batch):
-    """Eq. 9 on the whole minibatch at once: the previous ``policy_step``'s loss."""
-    roles = list(learner._roles_of(batch.game))
-    logits = [
-        nets.policy(view(batch.obs, agents), graph)
-        for (nets, agents), graph in zip(roles, batch.graphs, strict=True)
-    ]
-    with torch.no_grad():
-        current = torch.cat([draw(x.detach(), learner.generator) for x in logits], 1)
-        others = gather_others(current, learner.num_slots)
-        q_values = [
-            nets.critic(view(batch.obs, agents), others[:, agents], graph)
-            for (nets, agents), graph in zip(roles, batch.graphs, strict=True)
-        ]
-    loss = sum(
-        losses.policy_loss(x, q, learner.alpha, batch.mask[:, agents])
-        for x, q, (_, agents) in zip(logits, q_values, roles, strict=True)
-    )
-    return loss, learner.group_params("policy")
 
 
 def gradients(loss, params):
@@ -99,7 +35,10 @@ def learner_and_batch(ray_instance):
 @pytest.mark.parametrize("chunk_agents", [1, 10, 37, 10**6])  # 1, 2, 7 transitions; all 24
 @pytest.mark.parametrize(
     ("fast", "reference"),
-    [("critic_gradients", reference_critic), ("policy_gradients", reference_policy)],
+    [
+        ("critic_gradients", whole_minibatch_critic_loss),
+        ("policy_gradients", whole_minibatch_policy_loss),
+    ],
 )
 def test_chunked_losses_and_gradients_equal_the_whole_minibatch(
     learner_and_batch, chunk_agents, fast, reference
