@@ -219,11 +219,23 @@ class MRALearner(FunctionalLearner):
         )
         z = torch.from_numpy(rows["z"]) if "z" in rows else None
         graphs, next_graphs = [], []
-        with torch.no_grad():
+        count = len(rows["actions"])
+        size = max(1, self.chunk_agents // rows["actions"].shape[1])
+        chunks = [slice(start, start + size) for start in range(0, count, size)]
+        with torch.no_grad():  # chunk by chunk, as the steps (CHUNK_AGENTS)
             for nets, agents in self._roles_of(game):
-                role_z = None if z is None else z[:, agents]
-                graphs.append(nets.relation(_view(obs, agents), role_z))
-                next_graphs.append(nets.relation(_view(next_obs, agents), role_z))
+                for observed, out in ((obs, graphs), (next_obs, next_graphs)):
+                    out.append(
+                        torch.cat(
+                            [
+                                nets.relation(
+                                    _view({k: v[c] for k, v in observed.items()}, agents),
+                                    None if z is None else z[c, agents],
+                                )
+                                for c in chunks
+                            ]
+                        )
+                    )
         return Minibatch(
             game=game,
             obs=obs,

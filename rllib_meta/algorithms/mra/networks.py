@@ -107,9 +107,10 @@ class NetworkSettings:
 
 
 def _layer(inputs: int, outputs: int) -> nn.Sequential:
-    """``LeakyReLU(W x + b)``, the activation in place: on the ``(B, N, K, hidden)`` token
-    embeddings a fresh output tensor costs several times the activation itself."""
-    return nn.Sequential(nn.Linear(inputs, outputs), nn.LeakyReLU(inplace=True))
+    """``LeakyReLU(W x + b)``. Not in place: on a 3-D or 4-D input ``Linear``'s output is a
+    view of a 2-D product, and an in-place activation on it makes autograd copy the whole
+    gradient (``CopySlices``), which cost more than the activation's fresh output."""
+    return nn.Sequential(nn.Linear(inputs, outputs), nn.LeakyReLU())
 
 
 def _concat(*tensors: torch.Tensor) -> torch.Tensor:
