@@ -2,16 +2,24 @@
 
 (a) Sampling: agent-steps per second of the MRA EnvRunner (``ParticleEnvRunner.sample``: the
     latent draws, one batched relation-network + policy pass per step, the action draws and the
-    transitions as world states) on resource occupation with N = 12 agents and 1024 games,
-    against the bare batched core (:class:`envs.particle.BatchedParticleWorld`) stepping
-    uniformly random actions on the same game. Target: 200k agent-steps/s with the policy.
+    transitions as world states) on resource occupation with 12 agents and 1024 games, with the
+    fused acting forward (``acting.acting_logits``) and with the networks' own forward
+    (``MRANetworks.forward``, what the runner called before), against the bare batched core
+    (:class:`envs.particle.BatchedParticleWorld`) stepping uniformly random actions on the same
+    game. Target: 200k agent-steps/s with the policy.
 (b) Learner: transitions per second of one critic step (Eq. 8) and one policy step (Eq. 9) of
     ``MRALearner`` on a minibatch of 1024 transitions of the 12-agent game (networks over all
-    agents at once), against a straightforward implementation of the same two losses that
-    loops over the agents (the same networks on one agent's slice at a time, the same
-    optimizer steps). Target: 3x the straightforward version.
+    agents at once, chunk by chunk of the minibatch), against the same two steps on the whole
+    minibatch at once (the previous ``MRALearner``, kept here as :func:`whole_minibatch_step`)
+    and against a straightforward implementation of the same two losses that loops over the
+    agents (the same networks on one agent's slice at a time, the same optimizer steps).
+    Target: 3x the straightforward version.
+(c) The matrix-product floor: the FLOPs of (a)'s forward and of (b)'s update in matrix products
+    (``torch.utils.flop_counter``) over the core's measured rate on a large product; whatever
+    else runs (elementwise ops, softmax, copies) comes on top.
 
-Each figure is the median of ``--repeats`` timed runs; the machines are shared and noisy.
+Every figure is CPU time of this process (``time.process_time``; the machines are shared and
+loaded), the median of ``--repeats`` timed runs; compare the ratios within one run.
 
     python benchmarks/mra_throughput.py [--repeats 3] [--envs 1024] [--batch 1024]
 """
@@ -20,15 +28,18 @@ import argparse
 import os
 import statistics
 import time
+from contextlib import contextmanager
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import ray
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from envs.particle import BatchedParticleWorld, resource_occupation
 from envs.particle.batched import keep_freed_memory
+from rllib_meta.algorithms.mra import env_runner as runner_module
 from rllib_meta.algorithms.mra import losses
 from rllib_meta.algorithms.mra.algorithm import MRA
 from rllib_meta.algorithms.mra.attention import gather_others
@@ -38,13 +49,37 @@ STEPS = 20  # one episode
 
 
 def median_rate(run, work: int, repeats: int) -> float:
-    """``work`` units per second of ``run()``, the median of ``repeats`` timed calls."""
+    """``work`` units per CPU second of ``run()``, the median of ``repeats`` timed calls."""
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         run()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return work / statistics.median(times)
+
+
+@contextmanager
+def reference_acting():
+    """The EnvRunner acting with ``MRANetworks.forward`` (the path before the fusion)."""
+    fused = runner_module.acting_logits
+    runner_module.acting_logits = lambda nets, obs, z: nets(obs, z)[0]
+    try:
+        yield
+    finally:
+        runner_module.acting_logits = fused
+
+
+def matmul_rate(repeats: int) -> float:
+    """FLOP/s of one large float32 matrix product on this core (the floor's rate)."""
+    a, b, bias = torch.randn(12288, 128), torch.randn(128, 256), torch.randn(256)
+    return median_rate(lambda: torch.addmm(bias, a, b), 2 * 12288 * 128 * 256, max(repeats, 5))
+
+
+def matmul_flops(run) -> int:
+    """FLOPs in matrix products (forward and backward) of one ``run()``."""
+    with FlopCounterMode(display=False) as counter:
+        run()
+    return counter.get_total_flops()
 
 
 def bare_core_rate(envs: int, repeats: int) -> float:
@@ -74,6 +109,80 @@ def mra_config(envs: int, batch: int):
         )
         .debugging(seed=0)
     )
+
+
+def _view(obs, agents):
+    return {key: value[:, agents] for key, value in obs.items()}
+
+
+def _draw(logits, generator):
+    probs = torch.softmax(logits, -1).flatten(0, -2)
+    return torch.multinomial(probs, 1, generator=generator).view(logits.shape[:-1])
+
+
+def whole_minibatch_critic_loss(learner, batch):
+    """Eq. 8 on the whole minibatch at once, as ``MRALearner.critic_step`` computed it before
+    the chunking: returns ``(loss, params)``. Also the reference of
+    tests/algorithms/mra/test_learner_chunks.py."""
+    roles = list(learner._roles_of(batch.game))
+    config, slots = learner.config, learner.num_slots
+    with torch.no_grad():
+        next_logits = [
+            nets.target_policy(_view(batch.next_obs, agents), graph)
+            for (nets, agents), graph in zip(roles, batch.next_graphs, strict=True)
+        ]
+        next_actions = torch.cat([_draw(x, learner.generator) for x in next_logits], 1)
+        others_next = gather_others(next_actions, slots)
+        targets = [
+            losses.soft_q_target(
+                batch.rewards[:, agents],
+                batch.terminated[:, agents],
+                x,
+                nets.target_critic(_view(batch.next_obs, agents), others_next[:, agents], graph),
+                config.gamma,
+                learner.alpha,
+            )
+            for (nets, agents), graph, x in zip(roles, batch.next_graphs, next_logits, strict=True)
+        ]
+    others = gather_others(batch.actions, slots)
+    loss = sum(
+        losses.critic_loss(
+            nets.critic(_view(batch.obs, agents), others[:, agents], graph),
+            batch.actions[:, agents],
+            target,
+            batch.mask[:, agents],
+        )
+        for (nets, agents), graph, target in zip(roles, batch.graphs, targets, strict=True)
+    )
+    return loss, learner.group_params("critic")
+
+
+def whole_minibatch_policy_loss(learner, batch):
+    """Eq. 9 on the whole minibatch at once, as ``MRALearner.policy_step`` computed it before
+    the chunking: returns ``(loss, params)``."""
+    roles = list(learner._roles_of(batch.game))
+    logits = [
+        nets.policy(_view(batch.obs, agents), graph)
+        for (nets, agents), graph in zip(roles, batch.graphs, strict=True)
+    ]
+    with torch.no_grad():
+        current = torch.cat([_draw(x.detach(), learner.generator) for x in logits], 1)
+        others = gather_others(current, learner.num_slots)
+        q_values = [
+            nets.critic(_view(batch.obs, agents), others[:, agents], graph)
+            for (nets, agents), graph in zip(roles, batch.graphs, strict=True)
+        ]
+    loss = sum(
+        losses.policy_loss(x, q, learner.alpha, batch.mask[:, agents])
+        for x, q, (_, agents) in zip(logits, q_values, roles, strict=True)
+    )
+    return loss, learner.group_params("policy")
+
+
+def whole_minibatch_step(learner, batch) -> None:
+    """The previous ``critic_step`` + ``policy_step``: each loss on the whole minibatch."""
+    learner.step_on_loss(*whole_minibatch_critic_loss(learner, batch))
+    learner.step_on_loss(*whole_minibatch_policy_loss(learner, batch))
 
 
 def looped_step(learner, batch) -> None:
@@ -145,6 +254,7 @@ def main() -> None:
     torch.set_num_threads(1)
     ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR")
     algorithm = mra_config(args.envs, args.batch).build_algo()
+    wall = time.perf_counter()
     try:
         runner, learner = algorithm.env_runner, algorithm.learner_group._learner
         bare = bare_core_rate(args.envs, args.repeats)
@@ -153,32 +263,65 @@ def main() -> None:
         def sample() -> None:
             transitions["last"] = runner.sample()["transitions"]
 
-        sampled = median_rate(sample, STEPS * args.envs * N, args.repeats)
+        steps = STEPS * args.envs * N
+        sampled = median_rate(sample, steps, args.repeats)
+        with reference_acting():
+            sampled_before = median_rate(sample, steps, args.repeats)
         learner.update_from_transitions(transitions["last"])  # fills the buffer, no update
         game = learner.games[0]
         batch = learner.minibatch(game)
 
-        def vectorised() -> None:
+        def chunked() -> None:
             learner.critic_step(batch)
             learner.policy_step(batch)
 
-        fast = median_rate(vectorised, args.batch, args.repeats)
+        fast = median_rate(chunked, args.batch, args.repeats)
+        whole = median_rate(lambda: whole_minibatch_step(learner, batch), args.batch, args.repeats)
         slow = median_rate(lambda: looped_step(learner, batch), args.batch, args.repeats)
         minibatch = median_rate(lambda: learner.minibatch(game), args.batch, args.repeats)
+        rate = matmul_rate(args.repeats)
+        obs = {key: torch.from_numpy(v) for key, v in runner.worlds[0].observe().items()}
+        nets, z = learner.roles["agent"], runner.latents[0]
+        act_flops = matmul_flops(lambda: runner_module.acting_logits(nets, obs, z))
+        act_flops_before = matmul_flops(lambda: nets(obs, z))
+        update_flops = matmul_flops(chunked)
     finally:
         algorithm.stop()
-    print(f"MRA throughput, resource occupation N = {N}, one thread, median of {args.repeats}")
-    print(f"(a) sampling, {args.envs} games, agent-steps/s")
-    print(f"    bare batched core, random actions   {bare:>12,.0f}")
+    wall = time.perf_counter() - wall
     print(
-        f"    MRA EnvRunner, policy in the loop   {sampled:>12,.0f}  ({sampled / bare:.2f}x core)"
+        f"MRA throughput, resource occupation N = {N}, one thread, CPU time, median of "
+        f"{args.repeats} ({wall:.0f} s wall)"
     )
-    print(f"(b) Learner, batch {args.batch}, transitions/s of one critic + one policy step")
-    print(f"    all agents at once (MRALearner)     {fast:>12,.0f}")
+    print(f"(a) sampling, {args.envs} games, agent-steps per CPU second")
+    print(f"    bare batched core, random actions       {bare:>12,.0f}")
     print(
-        f"    loop over agents                    {slow:>12,.0f}  (MRALearner {fast / slow:.2f}x)"
+        f"    MRA EnvRunner, fused acting forward     {sampled:>12,.0f}  ({sampled / bare:.3f}x "
+        f"core, {sampled / sampled_before:.2f}x before)"
     )
-    print(f"    building a minibatch (observe)      {minibatch:>12,.0f}")
+    print(f"    MRA EnvRunner, MRANetworks.forward      {sampled_before:>12,.0f}  (before)")
+    print(
+        f"(b) Learner, batch {args.batch}, transitions per CPU second of one critic + policy step"
+    )
+    print(
+        f"    all agents, chunked (MRALearner)        {fast:>12,.0f}  ({fast / slow:.2f}x loop, "
+        f"{fast / whole:.2f}x whole minibatch)"
+    )
+    print(
+        f"    all agents, whole minibatch (before)    {whole:>12,.0f}  ({whole / slow:.2f}x loop)"
+    )
+    print(f"    loop over agents                        {slow:>12,.0f}")
+    print(f"    building a minibatch (observe, graphs)  {minibatch:>12,.0f}")
+    print(f"(c) matrix-product floor at {rate / 1e9:.0f} GFLOP/s (one 12288x128x256 product)")
+    for name, flops, work, reached in (
+        ("acting forward, fused", act_flops, args.envs * N, None),
+        ("acting forward, MRANetworks.forward", act_flops_before, args.envs * N, None),
+        ("critic + policy step", update_flops, args.batch, fast),
+    ):
+        floor = work * rate / flops
+        line = f"    {name:<37}{flops / 1e9:>6.2f} GFLOP per call -> at most {floor:>10,.0f}/s"
+        if reached is not None:
+            line += f" ({floor / slow:.1f}x loop)"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,39 @@ def masked_softmax(logits: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> t
     return torch.softmax(logits, dim) * mask.to(logits.dtype)
 
 
+class _SmallMatmul(torch.autograd.Function):
+    """``a @ b`` on ``(..., m, k)`` and ``(..., k, n)`` of one leading shape, whose backward
+    writes a gradient that is an outer product (``m = 1`` for ``b``'s, ``n = 1`` for ``a``'s)
+    as a broadcast product: batched matrix products with an inner size of 1 (an agent's one
+    query against its ``K`` tokens) run several times slower on CPU than the product itself.
+    Same values as autograd's ``matmul`` backward (up to float rounding)."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(a, b)
+        return torch.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        a, b = ctx.saved_tensors
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            b_t = b.transpose(-1, -2)
+            grad_a = grad * b_t if b.shape[-1] == 1 else torch.matmul(grad, b_t)
+        if ctx.needs_input_grad[1]:
+            a_t = a.transpose(-1, -2)
+            grad_b = a_t * grad if a.shape[-2] == 1 else torch.matmul(a_t, grad)
+        return grad_a, grad_b
+
+
+def small_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``torch.matmul(a, b)`` for ``(..., m, k) @ (..., k, n)``, with :class:`_SmallMatmul`'s
+    backward where both share their leading shape (``torch.matmul`` itself otherwise)."""
+    if a.shape[:-2] != b.shape[:-2] or not torch.is_grad_enabled():
+        return torch.matmul(a, b)
+    return _SmallMatmul.apply(a, b)
+
+
 def attend(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """``sum_k w_k v_k``: weights ``(..., K)``, values ``(..., K, D)`` -> ``(..., D)``.
 
@@ -50,10 +83,10 @@ def attend(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """
     extra = weights.ndim - (values.ndim - 1)
     if extra <= 0:
-        return torch.matmul(weights.unsqueeze(-2), values).squeeze(-2)
+        return small_matmul(weights.unsqueeze(-2), values).squeeze(-2)
     lead = weights.shape[:extra]
     stacked = weights.flatten(0, extra - 1).movedim(0, -2)  # (..., m, K)
-    return torch.matmul(stacked, values).movedim(-2, 0).unflatten(0, lead)
+    return small_matmul(stacked, values).movedim(-2, 0).unflatten(0, lead)
 
 
 def others_mask(obs: Observation) -> torch.Tensor:

@@ -25,6 +25,7 @@ from ray.rllib.env import INPUT_ENV_SPACES
 
 from envs.particle.batched import BatchedParticleWorld
 from rllib_meta.algorithms.base.env_runner import SamplingEnvRunner
+from rllib_meta.algorithms.mra.acting import acting_logits
 from rllib_meta.algorithms.mra.populations import (
     STATE_KEYS,
     Game,
@@ -61,11 +62,12 @@ def act(
     greedy: bool = False,
 ) -> torch.Tensor:
     """Actions ``(B, N)`` of every agent: per role, one pass of ``phi`` and ``pi`` over all
-    games and agents, then one draw (or the argmax)."""
+    games and agents (fused for inference, :func:`~.acting.acting_logits`), then one draw (or
+    the argmax)."""
     actions = []
     for nets, agents in zip(module.roles.values(), role_slices(game), strict=True):
         view = {key: value[:, agents] for key, value in obs.items()}
-        logits, _ = nets(view, None if z is None else z[:, agents])
+        logits = acting_logits(nets, view, None if z is None else z[:, agents])
         if greedy:
             actions.append(logits.argmax(-1))
         else:

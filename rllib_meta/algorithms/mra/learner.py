@@ -34,7 +34,7 @@ ones; combine it with ``latent: none``, ``reptile: false``, ``mutual_information
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +66,13 @@ from rllib_meta.core.reptile import reptile_update_, snapshot
 from rllib_meta.evaluation.checkpoints import find_checkpoint
 
 REPLAY_STATE = "mra_replay"
+# Agents (rows x agents) per chunk of the critic and policy steps: their per-pair tensors
+# (agents x K x hidden) then stay within a core's cache, where the whole minibatch's (1024 x
+# 12 x 11 x 64 float32: 35 MB, several of them, forward and backward) does not.
+CHUNK_AGENTS = 1024
 MADDPG_LOGIT_PENALTY = 1e-3  # MADDPG's regulariser of the actor's logits
 GROUPS = ("policy", "critic", "relation", "prior", "classifier")
+Gradients = dict[torch.nn.Parameter, torch.Tensor]
 
 
 @dataclass
@@ -85,6 +90,27 @@ class Minibatch:
     mask: torch.Tensor
     graphs: list[torch.Tensor]
     next_graphs: list[torch.Tensor]
+
+    def rows(self, rows: slice) -> Minibatch:
+        """The transitions ``rows`` of this minibatch (views, no copies)."""
+        return Minibatch(
+            game=self.game,
+            obs={key: value[rows] for key, value in self.obs.items()},
+            next_obs={key: value[rows] for key, value in self.next_obs.items()},
+            actions=self.actions[rows],
+            rewards=self.rewards[rows],
+            terminated=self.terminated[rows],
+            z=None if self.z is None else self.z[rows],
+            mask=self.mask[rows],
+            graphs=[graph[rows] for graph in self.graphs],
+            next_graphs=[graph[rows] for graph in self.next_graphs],
+        )
+
+    def chunks(self, agents_per_chunk: int) -> list[slice]:
+        """Consecutive row ranges of about ``agents_per_chunk`` agents (whole transitions)."""
+        size = max(1, agents_per_chunk // self.actions.shape[1])
+        count = len(self.actions)
+        return [slice(start, min(start + size, count)) for start in range(0, count, size)]
 
 
 def _view(tensors: dict[str, torch.Tensor], agents: slice) -> dict[str, torch.Tensor]:
@@ -117,6 +143,7 @@ class MRALearner(FunctionalLearner):
         self.buffers = [ReplayBuffer(config.replay_buffer_size) for _ in self.games]
         seed = 0 if config.seed is None else int(config.seed)
         self.generator = torch.Generator().manual_seed(seed)  # minibatches, action draws, z'
+        self.chunk_agents = CHUNK_AGENTS
 
     @property
     def roles(self) -> dict[str, MRANetworks]:
@@ -192,11 +219,23 @@ class MRALearner(FunctionalLearner):
         )
         z = torch.from_numpy(rows["z"]) if "z" in rows else None
         graphs, next_graphs = [], []
-        with torch.no_grad():
+        count = len(rows["actions"])
+        size = max(1, self.chunk_agents // rows["actions"].shape[1])
+        chunks = [slice(start, start + size) for start in range(0, count, size)]
+        with torch.no_grad():  # chunk by chunk, as the steps (CHUNK_AGENTS)
             for nets, agents in self._roles_of(game):
-                role_z = None if z is None else z[:, agents]
-                graphs.append(nets.relation(_view(obs, agents), role_z))
-                next_graphs.append(nets.relation(_view(next_obs, agents), role_z))
+                for observed, out in ((obs, graphs), (next_obs, next_graphs)):
+                    out.append(
+                        torch.cat(
+                            [
+                                nets.relation(
+                                    _view({k: v[c] for k, v in observed.items()}, agents),
+                                    None if z is None else z[c, agents],
+                                )
+                                for c in chunks
+                            ]
+                        )
+                    )
         return Minibatch(
             game=game,
             obs=obs,
@@ -220,21 +259,32 @@ class MRALearner(FunctionalLearner):
 
     def soft_targets(self, batch: Minibatch) -> list[torch.Tensor]:
         """Eq. 8's ``y`` per role: the other agents' next actions from their target policies,
-        the target critic at ``(o', a', g')``."""
+        the target critic at ``(o', a', g')``. The networks run chunk by chunk; the actions are
+        drawn for the whole minibatch at once, role by role."""
+        roles = list(self._roles_of(batch.game))
+        chunks = [batch.rows(rows) for rows in batch.chunks(self.chunk_agents)]
         with torch.no_grad():
             next_logits = [
-                nets.target_policy(_view(batch.next_obs, agents), graph)
-                for (nets, agents), graph in zip(
-                    self._roles_of(batch.game), batch.next_graphs, strict=True
+                torch.cat(
+                    [
+                        nets.target_policy(_view(part.next_obs, agents), part.next_graphs[r])
+                        for part in chunks
+                    ]
                 )
+                for r, (nets, agents) in enumerate(roles)
             ]
             next_actions = torch.cat([_draw(logits, self.generator) for logits in next_logits], 1)
             others = gather_others(next_actions, self.num_slots)
             targets = []
-            for (nets, agents), graph, logits in zip(
-                self._roles_of(batch.game), batch.next_graphs, next_logits, strict=True
-            ):
-                next_q = nets.target_critic(_view(batch.next_obs, agents), others[:, agents], graph)
+            for r, (nets, agents) in enumerate(roles):
+                next_q = torch.cat(
+                    [
+                        nets.target_critic(
+                            _view(part.next_obs, agents), others[rows, agents], part.next_graphs[r]
+                        )
+                        for part, rows in zip(chunks, batch.chunks(self.chunk_agents), strict=True)
+                    ]
+                )
                 rewards, terminated = batch.rewards[:, agents], batch.terminated[:, agents]
                 if self.config.actor_critic == "maddpg":
                     own = next_actions[:, agents].unsqueeze(-1)
@@ -249,62 +299,113 @@ class MRALearner(FunctionalLearner):
                     continue
                 targets.append(
                     losses.soft_q_target(
-                        rewards, terminated, logits, next_q, self.config.gamma, self.alpha
+                        rewards, terminated, next_logits[r], next_q, self.config.gamma, self.alpha
                     )
                 )
         return targets
 
-    def critic_step(self, batch: Minibatch) -> float:
-        """One step of every role's ``zeta`` on Eq. 8."""
+    def critic_gradients(self, batch: Minibatch) -> tuple[torch.Tensor, Gradients]:
+        """Eq. 8's loss (summed over roles) and its gradients in every role's ``zeta``, chunk
+        by chunk (:meth:`chunked_gradients`)."""
         targets = self.soft_targets(batch)
         others = gather_others(batch.actions, self.num_slots)
-        loss = sum(
-            losses.critic_loss(
-                nets.critic(_view(batch.obs, agents), others[:, agents], graph),
-                batch.actions[:, agents],
-                target,
-                batch.mask[:, agents],
+        roles = list(self._roles_of(batch.game))
+        counts = [losses.chunk_count(batch.mask[:, agents]) for _, agents in roles]
+
+        def chunk_loss(rows: slice) -> torch.Tensor:
+            part = batch.rows(rows)
+            return sum(
+                losses.critic_loss(
+                    nets.critic(_view(part.obs, agents), others[rows, agents], part.graphs[r]),
+                    part.actions[:, agents],
+                    targets[r][rows],
+                    part.mask[:, agents],
+                    counts[r],
+                )
+                for r, (nets, agents) in enumerate(roles)
             )
-            for (nets, agents), graph, target in zip(
-                self._roles_of(batch.game), batch.graphs, targets, strict=True
+
+        return self.chunked_gradients(chunk_loss, batch, self.group_params("critic"))
+
+    def critic_step(self, batch: Minibatch) -> float:
+        """One step of every role's ``zeta`` on Eq. 8."""
+        return self.step_on_gradients(*self.critic_gradients(batch))
+
+    def policy_gradients(self, batch: Minibatch) -> tuple[torch.Tensor, Gradients]:
+        """Eq. 9's loss (summed over roles) and its gradients in every role's ``theta`` (and
+        ``phi`` with ``adapt_relation``), chunk by chunk: in each chunk the other agents'
+        current actions are drawn from the chunk's logits, role by role (for a one-role game
+        the same draws as one draw over the minibatch), then the critic, held fixed, gives
+        their Q values."""
+        roles = list(self._roles_of(batch.game))
+        params = self.group_params("policy")
+        if self.config.adapt_relation:  # Eq. 10: omega = (theta, phi), through g = phi(o, z)
+            params = params + self.group_params("relation")
+        counts = [losses.chunk_count(batch.mask[:, agents]) for _, agents in roles]
+
+        def chunk_loss(rows: slice) -> torch.Tensor:
+            part = batch.rows(rows)
+            graphs = part.graphs
+            if self.config.adapt_relation:
+                graphs = [
+                    nets.relation(
+                        _view(part.obs, agents), None if part.z is None else part.z[:, agents]
+                    )
+                    for nets, agents in roles
+                ]
+            logits = [
+                nets.policy(_view(part.obs, agents), graph)
+                for (nets, agents), graph in zip(roles, graphs, strict=True)
+            ]
+            with torch.no_grad():
+                current = torch.cat([_draw(x.detach(), self.generator) for x in logits], 1)
+                others = gather_others(current, self.num_slots)
+                q_values = [
+                    nets.critic(_view(part.obs, agents), others[:, agents], graph)
+                    for (nets, agents), graph in zip(roles, part.graphs, strict=True)
+                ]
+            return sum(
+                losses.policy_loss(x, q, self.alpha, part.mask[:, agents], counts[r])
+                for r, (x, q, (_, agents)) in enumerate(zip(logits, q_values, roles, strict=True))
             )
-        )
-        self.step_on_loss(loss, self.group_params("critic"))
-        return float(loss.detach())
+
+        return self.chunked_gradients(chunk_loss, batch, params)
 
     def policy_step(self, batch: Minibatch) -> float:
         """One step of every role's ``theta`` on Eq. 9 (the critic held fixed), or MADDPG's
         actor step (``actor_critic: maddpg``)."""
         if self.config.actor_critic == "maddpg":
             return self.maddpg_policy_step(batch)
-        roles = list(self._roles_of(batch.game))
-        params = self.group_params("policy")
-        graphs = batch.graphs
-        if self.config.adapt_relation:  # Eq. 10: omega = (theta, phi), through g = phi(o, z)
-            graphs = [
-                nets.relation(
-                    _view(batch.obs, agents), None if batch.z is None else batch.z[:, agents]
-                )
-                for nets, agents in roles
-            ]
-            params = params + self.group_params("relation")
-        logits = [
-            nets.policy(_view(batch.obs, agents), graph)
-            for (nets, agents), graph in zip(roles, graphs, strict=True)
-        ]
-        with torch.no_grad():
-            current = torch.cat([_draw(x.detach(), self.generator) for x in logits], 1)
-            others = gather_others(current, self.num_slots)
-            q_values = [
-                nets.critic(_view(batch.obs, agents), others[:, agents], graph)
-                for (nets, agents), graph in zip(roles, batch.graphs, strict=True)
-            ]
-        loss = sum(
-            losses.policy_loss(x, q, self.alpha, batch.mask[:, agents])
-            for x, q, (_, agents) in zip(logits, q_values, roles, strict=True)
-        )
-        self.step_on_loss(loss, params)
-        return float(loss.detach())
+        return self.step_on_gradients(*self.policy_gradients(batch))
+
+    def chunked_gradients(
+        self,
+        chunk_loss: Callable[[slice], torch.Tensor],
+        batch: Minibatch,
+        params: list[torch.nn.Parameter],
+    ) -> tuple[torch.Tensor, Gradients]:
+        """The loss of ``batch`` and its gradients in ``params``, as the sums over the chunks
+        of ``batch`` (:attr:`chunk_agents` agents each) of ``chunk_loss(rows)`` (each chunk's
+        share of the loss) and of its gradients: one chunk's graph is alive at a time."""
+        total = torch.zeros(())
+        gradients = [torch.zeros_like(param) for param in params]
+        for rows in batch.chunks(self.chunk_agents):
+            loss = chunk_loss(rows)
+            parts = torch.autograd.grad(loss, params, allow_unused=True)
+            for gradient, part in zip(gradients, parts, strict=True):
+                if part is not None:
+                    gradient.add_(part)
+            total = total + loss.detach()
+        return total, dict(zip(params, gradients, strict=True))
+
+    def step_on_gradients(self, loss: torch.Tensor, gradients: Gradients) -> float:
+        """One optimizer step on ``gradients`` (:meth:`apply_parameter_gradients`; skipped,
+        as ``step_on_loss`` skips it, where ``loss`` is not finite). Returns ``loss``."""
+        if not torch.isfinite(loss).all():
+            self._skip(f"non-finite loss {float(loss.sum())}", {})
+        else:
+            self.apply_parameter_gradients(gradients)
+        return float(loss)
 
     def maddpg_policy_step(self, batch: Minibatch) -> float:
         """MADDPG's actor step for discrete actions (Lowe et al. 2017; the paper's MADDPG

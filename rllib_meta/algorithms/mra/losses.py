@@ -19,14 +19,27 @@ import torch
 from torch.nn import functional as F
 
 
-def masked_mean(values: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+def masked_mean(
+    values: torch.Tensor, mask: torch.Tensor | None = None, count: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean of ``values`` over the entries where ``mask`` is true (0 if there are none).
-    Masked entries are ignored even if they hold ``inf`` or NaN."""
+    Masked entries are ignored even if they hold ``inf`` or NaN.
+
+    ``count``: where ``values`` is one chunk of a batch, the number of unmasked entries of the
+    whole batch (see :func:`chunk_count`); the chunks' results then sum to the batch's mean.
+    """
     if mask is None:
-        return values.mean()
+        return values.mean() if count is None else values.sum() / count
     mask = mask.bool().expand_as(values)
     total = torch.where(mask, values, torch.zeros_like(values)).sum()
-    return total / mask.sum().clamp_min(1).to(values.dtype)
+    if count is None:
+        count = chunk_count(mask)
+    return total / count.to(values.dtype)
+
+
+def chunk_count(mask: torch.Tensor) -> torch.Tensor:
+    """The denominator of :func:`masked_mean` for a whole batch's ``mask`` (at least 1)."""
+    return mask.bool().sum().clamp_min(1)
 
 
 def soft_state_value(logits: torch.Tensor, q_values: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -63,11 +76,12 @@ def critic_loss(
     actions: torch.Tensor,
     targets: torch.Tensor,
     mask: torch.Tensor | None = None,
+    count: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``L(zeta) = E[(Q(o, a) - y)^2]`` (Eq. 8): ``q_values`` ``(..., A)``, the actions taken
-    ``(...)``, the targets ``y`` ``(...)`` (no gradient)."""
+    ``(...)``, the targets ``y`` ``(...)`` (no gradient); ``count`` as :func:`masked_mean`'s."""
     taken = q_values.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
-    return masked_mean((taken - targets.detach()).square(), mask)
+    return masked_mean((taken - targets.detach()).square(), mask, count)
 
 
 def soft_advantages(logits: torch.Tensor, q_values: torch.Tensor) -> torch.Tensor:
@@ -82,6 +96,7 @@ def policy_loss(
     q_values: torch.Tensor,
     alpha: float,
     mask: torch.Tensor | None = None,
+    count: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Soft policy loss for discrete actions (Eq. 9, advantage form, with entropy):
 
@@ -89,12 +104,13 @@ def policy_loss(
 
     with ``A = Q - E_pi[Q]`` held fixed (no gradient to the critic). Its gradient is Eq. 9's
     ``-E[grad log pi(a) A(o, a)]`` with the expectation over the agent's own action summed
-    exactly, plus the entropy term's. ``logits``, ``q_values``: ``(..., A)``.
+    exactly, plus the entropy term's. ``logits``, ``q_values``: ``(..., A)``; ``count`` as
+    :func:`masked_mean`'s.
     """
     log_probs = torch.log_softmax(logits, dim=-1)
     advantages = soft_advantages(logits.detach(), q_values.detach())
     per_state = (log_probs.exp() * (alpha * log_probs - advantages)).sum(dim=-1)
-    return masked_mean(per_state, mask)
+    return masked_mean(per_state, mask, count)
 
 
 def sampled_policy_loss(

@@ -43,6 +43,7 @@ from rllib_meta.algorithms.mra.attention import (
     landmarks_mask,
     masked_softmax,
     others_mask,
+    small_matmul,
 )
 from rllib_meta.algorithms.mra.latent import (
     LATENTS,
@@ -106,9 +107,10 @@ class NetworkSettings:
 
 
 def _layer(inputs: int, outputs: int) -> nn.Sequential:
-    """``LeakyReLU(W x + b)``, the activation in place: on the ``(B, N, K, hidden)`` token
-    embeddings a fresh output tensor costs several times the activation itself."""
-    return nn.Sequential(nn.Linear(inputs, outputs), nn.LeakyReLU(inplace=True))
+    """``LeakyReLU(W x + b)``. Not in place: on a 3-D or 4-D input ``Linear``'s output is a
+    view of a 2-D product, and an in-place activation on it makes autograd copy the whole
+    gradient (``CopySlices``), which cost more than the activation's fresh output."""
+    return nn.Sequential(nn.Linear(inputs, outputs), nn.LeakyReLU())
 
 
 def _concat(*tensors: torch.Tensor) -> torch.Tensor:
@@ -163,7 +165,7 @@ class TokenAttention(nn.Module):
         query = self.query(x).unflatten(-1, (self.num_heads, self.key_size))  # (..., H, d)
         keys = self.key.weight.view(self.num_heads, self.key_size, self.token_size)
         in_token_space = torch.einsum("...hd,hdt->...ht", query, keys)  # (..., H, Dt)
-        logits = torch.matmul(in_token_space, tokens.transpose(-1, -2))
+        logits = small_matmul(in_token_space, tokens.transpose(-1, -2))
         return masked_softmax(logits / math.sqrt(self.key_size), mask.unsqueeze(-2))
 
 

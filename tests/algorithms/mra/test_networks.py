@@ -13,6 +13,7 @@ from rllib_meta.algorithms.mra.attention import (
     gather_others,
     masked_softmax,
     other_agent_index,
+    small_matmul,
 )
 from rllib_meta.algorithms.mra.networks import MRANetworks, NetworkSettings, TokenAttention
 
@@ -325,3 +326,23 @@ def test_attend_moves_extra_leading_axes_next_to_the_tokens():
     expected = torch.einsum("nbik,bikd->nbid", weights, values)
     torch.testing.assert_close(attend(weights, values), expected, rtol=0, atol=1e-12)
     torch.testing.assert_close(attend(weights[0], values), expected[0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("m", "k", "n"), [(1, 6, 8), (3, 5, 1), (1, 4, 1), (2, 3, 4)])
+def test_small_matmul_has_matmuls_values_and_gradients(m, k, n):
+    """The broadcast-product backward of ``small_matmul`` (used by ``attend`` and the
+    attention logits) against finite differences and against ``torch.matmul``'s autograd."""
+    generator = torch.Generator().manual_seed(m * 100 + k * 10 + n)
+    a = torch.randn(2, 3, m, k, dtype=torch.float64, generator=generator, requires_grad=True)
+    b = torch.randn(2, 3, k, n, dtype=torch.float64, generator=generator, requires_grad=True)
+    assert torch.autograd.gradcheck(small_matmul, (a, b))
+    weights = torch.randn(2, 3, m, n, dtype=torch.float64, generator=generator)
+    expected = torch.autograd.grad((torch.matmul(a, b) * weights).sum(), (a, b))
+    got = torch.autograd.grad((small_matmul(a, b) * weights).sum(), (a, b))
+    torch.testing.assert_close(small_matmul(a, b), torch.matmul(a, b), rtol=0, atol=1e-12)
+    for want, have in zip(expected, got, strict=True):
+        torch.testing.assert_close(have, want, rtol=0, atol=1e-12)
+    # Only the gradient asked for is computed; broadcast leading shapes take torch.matmul.
+    (grad_b,) = torch.autograd.grad(small_matmul(a.detach(), b).sum(), (b,))
+    assert grad_b.shape == b.shape
+    assert small_matmul(a[:1], b).shape == (2, 3, m, n)
