@@ -15,7 +15,14 @@ the hit rate). Policies, the same for both ships:
   both ships idle; restored after): a ship that waits for its shot, an upper bound for
   timing alone.
 
+With ``--probe``: can a network tell from the observation when the buyer's shot would kill?
+States in which the buyer could fire are labelled by the look-ahead and classifiers (phase 0's
+MLP on RAM / 255 and on RAM bits, a small CNN on the screen) are trained on three quarters of
+the episodes and tested on the rest (docs/results.md, "Stackelberg learning on the Atari
+trade").
+
     python experiments/atari_trade_shooting.py --episodes 4 --seed 0
+    python experiments/atari_trade_shooting.py --probe --episodes 80 --seed 0
 """
 
 from __future__ import annotations
