@@ -19,6 +19,7 @@ from rllib_meta.algorithms.meta_value.algorithm import MeVa
 from rllib_meta.algorithms.mra.algorithm import MRA
 from rllib_meta.algorithms.stackelberg.algorithm import StackelbergMeta
 from tests import tiny_configs
+from tests.envs.atari import require_atari_extra
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +56,20 @@ def _stackelberg():
     return config.update_from_dict({**tiny_configs.STACKELBERG, "pretraining_iterations": 4})
 
 
+def _atari_trade():
+    """Phase 0 in every step of the test: real Space Invaders episodes, long enough (40
+    steps, 160 frames) for the ships to fire (nothing fires before ~126 frames)."""
+    require_atari_extra()  # skips this family only
+    from rllib_meta.algorithms.stackelberg.atari_trade.algorithm import StackelbergAtariTrade
+
+    config = StackelbergAtariTrade.get_default_config().environment(
+        "atari_trade",
+        env_config={**tiny_configs.STACKELBERG_ATARI_TRADE_ENV_CONFIG, "max_cycles": 40},
+    )
+    settings = {"gameplay_iterations": 4, "gameplay_episodes_per_iteration": 2}
+    return config.update_from_dict({**tiny_configs.STACKELBERG_ATARI_TRADE, **settings})
+
+
 def _follower_learning_demo():
     return FollowerLearningDemo.get_default_config().update_from_dict(tiny_configs.FOLLOWER_DEMO)
 
@@ -79,6 +94,10 @@ FAMILIES = {
     "meva": Family(_meva, lambda r: sum(b["states"].shape[1] for b in r), 5, "policy_pairs", 1),
     "stackelberg": Family(
         _stackelberg, lambda r: sum(len(b["answers"]) for b in r), 4, "stackelberg", 1
+    ),
+    # Real episodes: the lost share's games (episode seeds) and draws move with it.
+    "atari_trade": Family(
+        _atari_trade, lambda r: sum(len(b["episode_lengths"]) for b in r), 2, "stackelberg", 1
     ),
     "follower_learning_demo": Family(
         _follower_learning_demo,

@@ -5,6 +5,7 @@ phase 0, bad settings, and a tiny ``rllib train`` + ``rllib evaluate``."""
 import json
 import math
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -27,6 +28,10 @@ from rllib_meta.algorithms.stackelberg.atari_trade.env_runner import (  # noqa: 
     TablesTrade,
 )
 from rllib_meta.algorithms.stackelberg.atari_trade.evaluation import pair_policies  # noqa: E402
+from rllib_meta.algorithms.stackelberg.atari_trade.rl_module import (  # noqa: E402
+    ShipNetwork,
+    ram_bits,
+)
 from rllib_meta.algorithms.stackelberg.atari_trade.trade_game import (  # noqa: E402
     ROLE_SHAPES,
     context_of,
@@ -248,11 +253,49 @@ def test_a_short_run_on_hand_set_values_reaches_the_optimum(ray_instance, leader
         ({"gameplay_hiddens": []}, r"gameplay_hiddens must be a non-empty list"),
         ({"ties": "strong"}, r"ties must be one of \['pessimistic', 'optimistic'\]"),
         ({"gameplay_offer_probability": 2.0}, r"gameplay_offer_probability must be a number"),
+        (
+            {"gameplay_ram_encoding": "hex"},
+            r"gameplay_ram_encoding must be one of \['bytes', 'bits'\], got 'hex'",
+        ),
     ],
 )
 def test_bad_settings_are_refused_by_name(settings, message):
     with pytest.raises(ValueError, match=message):
         _config(**settings).validate()
+
+
+def test_bit_encoding_needs_ram_observations():
+    config = _config(gameplay_ram_encoding="bits").environment(env_config={"obs_type": "frames"})
+    with pytest.raises(ValueError, match=r"needs env_config obs_type 'ram', got obs_type='frames'"):
+        config.validate()
+
+
+def test_the_ram_bits_are_each_bytes_bits_then_the_trade_features():
+    ram = np.zeros(128, np.uint8)
+    ram[0], ram[1], ram[127] = 5, 128, 255
+    trade = np.array([0.2, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.5], np.float32)
+    observation = torch.from_numpy(np.concatenate([ram / np.float32(255), trade])[None])
+    bits = ram_bits(observation.float())
+    assert bits.shape == (1, 1024 + 8)
+    assert bits[0, :16].tolist() == [0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert bits[0, 16 : 127 * 8].sum() == 0 and bits[0, 127 * 8 : 1024].tolist() == [1] * 8
+    assert torch.equal(bits[0, 1024:], observation[0, 128:])
+    space = gym.spaces.Box(0.0, 1.0, (136,), np.float32)
+    ship = ShipNetwork(space, [8], "bits")
+    assert ship.torso[0].in_features == 1032
+    logits, value = ship(observation.float())
+    assert logits.shape == (1, 6) and value.shape == (1,)
+
+
+def test_phase_0_with_the_ram_bits(ray_instance):
+    algorithm = _config(gameplay_ram_encoding="bits").build_algo()
+    try:
+        result = algorithm.train()["stackelberg"]
+        assert result["phase"] == 0.0 and np.isfinite(result["buyer_policy_loss"])
+        ships = algorithm.learner_group._learner.tables.ships
+        assert ships["buyer"].torso[0].in_features == 1024 + 8
+    finally:
+        algorithm.stop()
 
 
 def test_only_the_trade_env_is_supported():

@@ -25,6 +25,7 @@ from rllib_meta.algorithms.base.settings import (
     number,
     positive,
 )
+from rllib_meta.algorithms.stackelberg.atari_trade.rl_module import RAM_ENCODINGS
 from rllib_meta.algorithms.stackelberg.config import StackelbergConfig
 
 
@@ -60,7 +61,7 @@ class StackelbergAtariTradeConfig(StackelbergConfig):
     RLLIB_SETTINGS = {
         "env_config": Setting({}),  # atari_trade's own defaults (RAM observations)
     }
-    MODEL_SETTINGS = ("leader", "gameplay_hiddens")
+    MODEL_SETTINGS = ("leader", "gameplay_hiddens", "gameplay_ram_encoding")
     SETTINGS = {
         "leader": Setting("seller", choice(*LEADERS), "who commits to a trade policy first"),
         # Phase 0: both ships learn to shoot, the trade rule fixed (gameplay_offer_probability).
@@ -75,6 +76,8 @@ class StackelbergAtariTradeConfig(StackelbergConfig):
         "gameplay_entropy_coeff": Setting(0.01, number(0.0), "ship entropy bonus"),
         "gameplay_value_coeff": Setting(0.5, number(0.0), "ship value loss weight"),
         "gameplay_hiddens": Setting([64, 64], _hiddens, "the ship MLP's layer sizes"),
+        # How the ship MLP reads RAM observations: the env's bytes / 255, or each byte's bits.
+        "gameplay_ram_encoding": Setting("bytes", choice(*RAM_ENCODINGS), "RAM as bytes or bits"),
         # Phase 0's fixed trade head: the seller offers a free bullet at price 0 with this
         # probability each step and the buyer accepts every offer, so both ships get bullets
         # to learn with and no price enters their rewards.
@@ -104,6 +107,12 @@ class StackelbergAtariTradeConfig(StackelbergConfig):
                 f"{self.leader_learner!r}."
             )
         super().validate()
+        obs_type = (self.env_config or {}).get("obs_type", "ram")
+        if self.gameplay_ram_encoding == "bits" and obs_type != "ram":
+            raise ValueError(
+                "gameplay_ram_encoding='bits' reads RAM observations: it needs env_config "
+                f"obs_type 'ram', got obs_type={obs_type!r}."
+            )
         if self.num_env_runners > 0 and self.gameplay_episodes_per_iteration < self.num_env_runners:
             raise ValueError(
                 f"gameplay_episodes_per_iteration={self.gameplay_episodes_per_iteration} is "
