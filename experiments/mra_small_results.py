@@ -34,6 +34,7 @@ from rllib_meta.evaluation.statistics import mean_and_ci95
 METHODS = {
     "mra-small": "MRA",
     "single-mg-small": "single-MG baseline",
+    "single-mg-equal-budget-small": "single-MG, MRA's budget",
     "reptile-small": "Reptile (latent none)",
     "uni-mra-small": "uni-MRA (latent uniform)",
     "maddpg-rel-small": "MADDPG-rel",
