@@ -39,8 +39,8 @@ METHODS = {
     "uni-mra-small": "uni-MRA (latent uniform)",
     "maddpg-rel-small": "MADDPG-rel",
 }
-TRAINING_WINDOWS = ((1, 10), (21, 30), (51, 60), (101, 110), (151, 160), (191, 200))
-ADAPTATION_WINDOWS = ((1, 5), (6, 10), (21, 30), (51, 60), (101, 110), (141, 150))
+TRAINING_WINDOWS = ((1, 10), (21, 30), (51, 60), (91, 100), (141, 150), (191, 200))
+ADAPTATION_WINDOWS = ((1, 5), (6, 10), (21, 30), (51, 60), (91, 100), (141, 150))
 
 
 @dataclass
@@ -71,15 +71,21 @@ def trials_below(folder: Path) -> list[Trial]:
 
 
 def cell(values: list[float]) -> str:
-    """``mean +- CI (n)`` over seeds."""
-    mean, half = mean_and_ci95(np.array(values))
+    """``mean +- CI`` over the seeds that have a value (``(n=k)`` when some have none)."""
+    found = np.array([v for v in values if np.isfinite(v)])
+    if len(found) == 0:
+        return "-"
+    mean, half = mean_and_ci95(found)
     spread = "" if np.isnan(half) else f" +- {half:.2f}"
-    return f"{mean:.2f}{spread}"
+    fewer = "" if len(found) == len(values) else f" (n={len(found)})"
+    return f"{mean:.2f}{spread}{fewer}"
 
 
 def window_mean(returns: np.ndarray, window: tuple[int, int]) -> float:
+    """Mean over the window's iterations; NaN when the trial did not reach it."""
     first, last = window
-    return float(np.nanmean(returns[first - 1 : last]))
+    part = returns[first - 1 : last]
+    return float(np.nanmean(part)) if len(part) == last - first + 1 else float("nan")
 
 
 def curve_table(groups: dict[str, list[Trial]], games: list[str], windows) -> list[str]:
@@ -131,7 +137,7 @@ def evaluation_table(groups: dict[str, list[Trial]], rows: dict[Path, list[dict]
             label = name if len(keys) == 1 else f"{name} (trained on {', '.join(key)})"
             cells = []
             for game in games:
-                found = [next(r for r in rows[t.path] if r["game"] == game) for t in mine]
+                found = [r for t in mine for r in rows[t.path] if r["game"] == game]
                 if len(found) != len(mine):
                     cells += ["", ""]
                     continue
