@@ -96,17 +96,17 @@ class StackelbergAtariTradeConfig(StackelbergConfig):
                 "follower_oracle must be 'contextual' (StackelbergAtariTrade pre-trains a "
                 f"contextual follower), got {self.follower_oracle!r}."
             )
-        if self.follower_observes_time:
-            raise ValueError(
-                "follower_observes_time=True: the trade follower answers one offer per bullet "
-                "(no time steps to tell apart); leave it False for StackelbergAtariTrade."
-            )
         if self.leader_learner not in ("pg", "ppo"):
             raise ValueError(
                 "leader_learner must be one of ['pg', 'ppo'] for StackelbergAtariTrade, got "
                 f"{self.leader_learner!r}."
             )
-        super().validate()
+        super().validate()  # the setting's type first (a wrong type is named as such)
+        if self.follower_observes_time:
+            raise ValueError(
+                "follower_observes_time=True: the trade follower answers one offer per bullet "
+                "(no time steps to tell apart); leave it False for StackelbergAtariTrade."
+            )
         obs_type = (self.env_config or {}).get("obs_type", "ram")
         if self.gameplay_ram_encoding == "bits" and obs_type != "ram":
             raise ValueError(
