@@ -166,6 +166,14 @@ def play_chain(
     )
 
 
+def _check_discrete_policy(agent) -> None:
+    if not isinstance(agent.policy.distribution, Categorical):
+        raise ValueError(
+            "the matrix games need a policy over discrete actions (Categorical), got "
+            f"{type(agent.policy.distribution).__name__}"
+        )
+
+
 def sample_chain(
     agent,
     peer_logits: list[torch.Tensor],
@@ -178,11 +186,7 @@ def sample_chain(
 ) -> ChainSample:
     """Play one chain ``tau_0..tau_L`` from the agent's ``phi_0`` and the peers' personas
     (``lookahead > 0``: the meta-agent adapts with LOLA-DiCE steps)."""
-    if not isinstance(agent.policy.distribution, Categorical):
-        raise ValueError(
-            "the matrix games need a policy over discrete actions (Categorical), got "
-            f"{type(agent.policy.distribution).__name__}"
-        )
+    _check_discrete_policy(agent)
     inner = InnerLoop(agent.policy, agent.num_states, gamma, peer_learning_rate, lookahead)
 
     def sample_batch(agent_params, peers):
@@ -218,11 +222,7 @@ def sample_chains(
     def sample_batch(agent_params, peer_params):
         return sample_trajectories(agent.policy, list(peer_params), game, generator, agent_params)
 
-    if not isinstance(agent.policy.distribution, Categorical):
-        raise ValueError(
-            "the matrix games need a policy over discrete actions (Categorical), got "
-            f"{type(agent.policy.distribution).__name__}"
-        )
+    _check_discrete_policy(agent)
     batched = play_chain(
         agent, peers, sample_batch, inner, chain_length, peer_learning_rate, copies
     )
