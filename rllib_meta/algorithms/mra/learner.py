@@ -108,9 +108,15 @@ class Minibatch:
 
     def chunks(self, agents_per_chunk: int) -> list[slice]:
         """Consecutive row ranges of about ``agents_per_chunk`` agents (whole transitions)."""
-        size = max(1, agents_per_chunk // self.actions.shape[1])
-        count = len(self.actions)
-        return [slice(start, min(start + size, count)) for start in range(0, count, size)]
+        return row_chunks(self.actions.shape, agents_per_chunk)
+
+
+def row_chunks(shape: tuple[int, ...], agents_per_chunk: int) -> list[slice]:
+    """Row ranges of about ``agents_per_chunk`` agents over transitions of ``shape``
+    ``(rows, agents, ...)`` (whole transitions, at least one per range)."""
+    count, agents = shape[0], shape[1]
+    size = max(1, agents_per_chunk // agents)
+    return [slice(start, min(start + size, count)) for start in range(0, count, size)]
 
 
 def _view(tensors: dict[str, torch.Tensor], agents: slice) -> dict[str, torch.Tensor]:
@@ -219,9 +225,7 @@ class MRALearner(FunctionalLearner):
         )
         z = torch.from_numpy(rows["z"]) if "z" in rows else None
         graphs, next_graphs = [], []
-        count = len(rows["actions"])
-        size = max(1, self.chunk_agents // rows["actions"].shape[1])
-        chunks = [slice(start, start + size) for start in range(0, count, size)]
+        chunks = row_chunks(rows["actions"].shape, self.chunk_agents)
         with torch.no_grad():  # chunk by chunk, as the steps (CHUNK_AGENTS)
             for nets, agents in self._roles_of(game):
                 for observed, out in ((obs, graphs), (next_obs, next_graphs)):
@@ -262,7 +266,8 @@ class MRALearner(FunctionalLearner):
         the target critic at ``(o', a', g')``. The networks run chunk by chunk; the actions are
         drawn for the whole minibatch at once, role by role."""
         roles = list(self._roles_of(batch.game))
-        chunks = [batch.rows(rows) for rows in batch.chunks(self.chunk_agents)]
+        slices = batch.chunks(self.chunk_agents)
+        chunks = [batch.rows(rows) for rows in slices]
         with torch.no_grad():
             next_logits = [
                 torch.cat(
@@ -282,7 +287,7 @@ class MRALearner(FunctionalLearner):
                         nets.target_critic(
                             _view(part.next_obs, agents), others[rows, agents], part.next_graphs[r]
                         )
-                        for part, rows in zip(chunks, batch.chunks(self.chunk_agents), strict=True)
+                        for part, rows in zip(chunks, slices, strict=True)
                     ]
                 )
                 rewards, terminated = batch.rewards[:, agents], batch.terminated[:, agents]
