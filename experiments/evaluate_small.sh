@@ -5,12 +5,12 @@
 # one checkpoint per seed gives the mean and 95% CI across seeds). Pass experiment
 # directories instead to select each run's checkpoint by validation AUC.
 #   experiments/evaluate_small.sh [OUT] [SECTION ...]
-# SECTION: ipd ood ablation_300 ablation_600 rps rps_lr1e-4 rps_3p rps_3p_1000 k_sweep
+# SECTION: ipd ood ablation_300 ablation_600 rps rps_lr1e-4 rps_3p rps_3p_1000 rps_4p_1000 k_sweep
 # (default: all).
 set -euo pipefail
 out=${1:-docs/figures/small}
 shift || true
-sections=${*:-ipd ood ablation_300 ablation_600 rps rps_lr1e-4 rps_3p rps_3p_1000 k_sweep}
+sections=${*:-ipd ood ablation_300 ablation_600 rps rps_lr1e-4 rps_3p rps_3p_1000 rps_4p_1000 k_sweep}
 last_checkpoint() { ls -d "$1"checkpoint_* | sort | tail -n 1; }
 final_checkpoints() {
   for tag in "$@"; do
@@ -51,6 +51,9 @@ for section in $sections; do
     rps_3p_1000)  # Paper Fig. 4b: 3-player RPS, 1000 iterations (issue 17 item 2).
       rllib evaluate $(final_checkpoints meta_mapg_rps_3p_1000 meta_pg_rps_3p_1000) \
         --output-dir "$out/rps_3p_1000" ;;
+    rps_4p_1000)  # Paper Fig. 4b: 4-player RPS, 1000 iterations (issue 17 item 2).
+      rllib evaluate $(final_checkpoints meta_mapg_rps_4p_1000 meta_pg_rps_4p_1000) \
+        --output-dir "$out/rps_4p_1000" ;;
     k_sweep)  # Paper Fig. 3a: one trial per K, each meta-tested on its own.
       for trial in results/small/k_sweep/seed*/*/*/; do
         k=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["trajectories_per_step"])' "$trial/params.json")
