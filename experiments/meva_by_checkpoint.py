@@ -91,15 +91,16 @@ def main() -> None:
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     printed_gammas = None
     for path in args.paths:
-        checkpoints = sorted(Path(path).glob("**/checkpoint_*"), key=checkpoint_iteration)
-        for checkpoint in checkpoints:
+        checkpoints = sorted(
+            (checkpoint_iteration(c), c) for c in Path(path).glob("**/checkpoint_*")
+        )
+        for iteration, checkpoint in checkpoints:
             gammas, row = evaluate(checkpoint)
             if gammas != printed_gammas:  # a header per game
                 print("trial  trained  iteration  " + "  ".join(f"g={g:<4}" for g in gammas))
                 printed_gammas = gammas
             trial = checkpoint.parent.name.split("_")[3]  # MeVa_<game>_<game>_<id>_...
             cells = "  ".join(f"{value:6.3f}" for value in row)
-            iteration = checkpoint_iteration(checkpoint)
             print(f"{trial}  {trained_gamma(checkpoint):>7}  {iteration:9d}  {cells}", flush=True)
 
 

@@ -32,22 +32,18 @@ import torch
 
 from envs.differentiable.games import ExactIPD
 from rllib_meta.algorithms.meta_value import learning_dynamics as dynamics
+from rllib_meta.core.advantages import discounted_returns
 
 GAMMAS = (0.75, 0.9, 0.95, 0.99)
-REPORTED_STEPS = (0, 25, 50, 100, 200)
+REPORTED_STEPS = (0, 25, 50, 100, dynamics.IPD_STEPS)
 TRAINING_HORIZON = 100
 COOPERATING, DEFECTING = -1.1, -1.9
 
 
 def discounted_meta_values(values: torch.Tensor, gamma: float) -> torch.Tensor:
-    """``V(x_t) = (1 - gamma) sum_{s >= t} gamma^(s - t) f(x_s)`` backwards along a path of
-    values ``(steps + 1, ...)``; the sum is truncated at the path's end."""
-    meta_values = torch.empty_like(values)
-    running = torch.zeros_like(values[0])
-    for t in range(len(values) - 1, -1, -1):
-        running = (1.0 - gamma) * values[t] + gamma * running
-        meta_values[t] = running
-    return meta_values
+    """``V(x_t) = (1 - gamma) sum_{s >= t} gamma^(s - t) f(x_s)`` along a path of values
+    ``(steps + 1, ...)``; the sum is truncated at the path's end."""
+    return (1.0 - gamma) * discounted_returns(values.movedim(0, -1), gamma).movedim(-1, 0)
 
 
 def predicted_meta_values(model: torch.nn.Module, game: ExactIPD, path: torch.Tensor, gamma):
@@ -66,7 +62,7 @@ def diagnose(rule: dynamics.LearnedRule, steps: int) -> list[str]:
         path = dynamics.run_field(start, field, steps, dynamics.IPD_LR)
         values = game.values(path)  # (steps + 1, B, 2)
         means = [f"{values[t, :, 0].mean():7.3f}" for t in REPORTED_STEPS]
-        final = values[200].mean(dim=-1)
+        final = values[dynamics.IPD_STEPS].mean(dim=-1)
         cooperating = (final > COOPERATING).float().mean()
         defecting = (final < DEFECTING).float().mean()
         target = discounted_meta_values(values, gamma)[1 : TRAINING_HORIZON + 1]
@@ -83,8 +79,10 @@ def main() -> None:
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--steps", type=int, default=650, help="self-play steps per path")
     args = parser.parse_args()
-    if args.steps < 200 + TRAINING_HORIZON:
-        parser.error(f"--steps {args.steps}: at least {200 + TRAINING_HORIZON} needed")
+    if args.steps < dynamics.IPD_STEPS + TRAINING_HORIZON:
+        parser.error(
+            f"--steps {args.steps}: at least {dynamics.IPD_STEPS + TRAINING_HORIZON} needed"
+        )
     torch.set_num_threads(1)
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     header = " ".join(f"{'t=' + str(t):>7}" for t in REPORTED_STEPS)
