@@ -1,6 +1,7 @@
-"""Validation AUC during meta-training of the reduced-scale runs (results/small/*/seed*/).
+"""Validation AUC during meta-training of the reduced-scale runs (results/small/*/seed*/) or,
+with ``--root results/ipd_l3``, of experiments/meta_mapg_ipd_l3.sh's runs.
 
-    python experiments/plot_validation.py TAG [TAG ...] --output docs/figures/small/x.png
+    python experiments/plot_validation.py TAG [TAG ...] --output FIGURE.png [--root DIR]
 
 One line per run (tag and seed), the meta-validation AUC at every training iteration as
 reported by the run (``validation/auc`` in the Tune trial's result.json).

@@ -67,7 +67,8 @@ def _evaluate_parser(subparsers) -> None:
         "evaluate",
         help="evaluate one or more checkpoints",
         description="Restore checkpoints and play whole episodes (or the algorithm's own "
-        "meta-test). A trial or experiment directory means its newest checkpoint.",
+        "meta-test). A trial or experiment directory means its newest checkpoint, or for "
+        "the Meta-MAPG family its checkpoint with the best validation AUC.",
     )
     # Defaults are None here, so that an option given for checkpoints whose evaluation does
     # not read it is refused (evaluation/options.py fills in EVALUATE_DEFAULTS).
