@@ -2,9 +2,12 @@
 with ``--root results/ipd_l3``, of experiments/meta_mapg_ipd_l3.sh's runs.
 
     python experiments/plot_validation.py TAG [TAG ...] --output FIGURE.png [--root DIR]
+        [--at 100 300 1000] [--from 500]
 
 One line per run (tag and seed), the meta-validation AUC at every training iteration as
-reported by the run (``validation/auc`` in the Tune trial's result.json).
+reported by the run (``validation/auc`` in the Tune trial's result.json). Also prints, per run,
+the AUC at the ``--at`` iterations and its lowest and highest values (with their iterations)
+over all iterations and over those from ``--from`` on.
 """
 
 import argparse
@@ -25,18 +28,42 @@ def validation_curve(result_file: Path) -> tuple[list[int], list[float]]:
     return iterations, aucs
 
 
+def _extremes(iterations: list[int], aucs: list[float]) -> str:
+    """Lowest and highest AUC, each with the first iteration that reported it (a run reports
+    its last validation AUC at every iteration until the next validation pass)."""
+    low = min(zip(aucs, iterations, strict=True))
+    high_auc, high_iteration = max(zip(aucs, (-i for i in iterations), strict=True))
+    return f"min {low[0]:.3f} (it. {low[1]}), max {high_auc:.3f} (it. {-high_iteration})"
+
+
+def summary(name: str, iterations: list[int], aucs: list[float], at: list[int], start: int) -> str:
+    """One line: the AUC at the ``at`` iterations (``-`` where none was reported), then its
+    extremes over all iterations and over those from ``start`` on."""
+    by_iteration = dict(zip(iterations, aucs, strict=True))
+    points = ", ".join(
+        f"{i}: {by_iteration[i]:.3f}" if i in by_iteration else f"{i}: -" for i in at
+    )
+    late = [(i, a) for i, a in zip(iterations, aucs, strict=True) if i >= start]
+    late_extremes = _extremes(*map(list, zip(*late, strict=True))) if late else "none"
+    return f"{name}: {points}; all: {_extremes(iterations, aucs)}; from {start}: {late_extremes}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tags", nargs="+")
     parser.add_argument("--output", required=True)
     parser.add_argument("--root", default="results/small")
+    parser.add_argument("--at", type=int, nargs="*", default=[], help="iterations to print")
+    parser.add_argument("--from", dest="start", type=int, default=0, help="window start")
     args = parser.parse_args()
     figure = Figure(figsize=(7, 4), dpi=120)
     axes = figure.add_subplot()
     for tag in args.tags:
         for result_file in sorted(Path(args.root, tag).glob("seed*/*/*/result.json")):
             seed = result_file.parents[2].name
-            axes.plot(*validation_curve(result_file), label=f"{tag} {seed}")
+            iterations, aucs = validation_curve(result_file)
+            axes.plot(iterations, aucs, label=f"{tag} {seed}")
+            print(summary(f"{tag} {seed}", iterations, aucs, args.at, args.start))
     axes.set_xlabel("meta-training iteration")
     axes.set_ylabel("validation AUC (phi_1..phi_L)")
     axes.legend(fontsize=7)
