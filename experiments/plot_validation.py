@@ -28,24 +28,26 @@ def validation_curve(result_file: Path) -> tuple[list[int], list[float]]:
     return iterations, aucs
 
 
-def _extremes(iterations: list[int], aucs: list[float]) -> str:
-    """Lowest and highest AUC, each with the first iteration that reported it (a run reports
-    its last validation AUC at every iteration until the next validation pass)."""
-    low = min(zip(aucs, iterations, strict=True))
-    high_auc, high_iteration = max(zip(aucs, (-i for i in iterations), strict=True))
-    return f"min {low[0]:.3f} (it. {low[1]}), max {high_auc:.3f} (it. {-high_iteration})"
+def _extremes(points: list[tuple[int, float]]) -> str:
+    """Lowest and highest AUC of ``(iteration, auc)`` points, each with the first iteration that
+    reported it (a run reports its last validation AUC at every iteration until the next
+    validation pass; ``min`` and ``max`` return the first of equal items)."""
+    low = min(points, key=lambda point: point[1])
+    high = max(points, key=lambda point: point[1])
+    return f"min {low[1]:.3f} (it. {low[0]}), max {high[1]:.3f} (it. {high[0]})"
 
 
 def summary(name: str, iterations: list[int], aucs: list[float], at: list[int], start: int) -> str:
     """One line: the AUC at the ``at`` iterations (``-`` where none was reported), then its
     extremes over all iterations and over those from ``start`` on."""
-    by_iteration = dict(zip(iterations, aucs, strict=True))
-    points = ", ".join(
+    points = list(zip(iterations, aucs, strict=True))
+    by_iteration = dict(points)
+    chosen = ", ".join(
         f"{i}: {by_iteration[i]:.3f}" if i in by_iteration else f"{i}: -" for i in at
     )
-    late = [(i, a) for i, a in zip(iterations, aucs, strict=True) if i >= start]
-    late_extremes = _extremes(*map(list, zip(*late, strict=True))) if late else "none"
-    return f"{name}: {points}; all: {_extremes(iterations, aucs)}; from {start}: {late_extremes}"
+    late = [point for point in points if point[0] >= start]
+    late_extremes = _extremes(late) if late else "none"
+    return f"{name}: {chosen}; all: {_extremes(points)}; from {start}: {late_extremes}"
 
 
 def main() -> None:
